@@ -1,0 +1,35 @@
+"""The command line: parses options, calls the library, prints. No detection logic lives here."""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from ..errors import ConfigError
+from ..textsafe import inert
+from . import rules as rules_cmd
+from . import scan as scan_cmd
+
+app = typer.Typer(
+    name="trailhound",
+    help="Detection engine for AWS CloudTrail (use case 0xFF-0237 and friends).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.command("scan")(scan_cmd.scan)
+app.add_typer(rules_cmd.app, name="rules")
+
+
+def fail(message: str, code: int = 2) -> None:
+    sys.stderr.write(f"trailhound: error: {inert(message)}\n")
+    raise typer.Exit(code)
+
+
+def main() -> None:
+    try:
+        app()
+    except ConfigError as exc:  # raised outside a command's own handling
+        sys.stderr.write(f"trailhound: error: {inert(str(exc))}\n")
+        sys.exit(2)

@@ -1,0 +1,197 @@
+"""The engine: inputs -> records -> rule matches -> alerts, then the run-wide steps.
+
+Two halves, kept apart so they can run in different places (worker processes, Spark executors):
+- `scan_input` is pure: one input's bytes in, its alerts and counts out. It knows nothing of other inputs.
+- `Engine.finish` runs once, in the driver: de-duplication within the run, the allowlist, the state store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Iterable, Protocol
+
+from .alerts import DEFAULT_DEDUP_FIELDS, Alert, make_alert
+from .allowlist import Allowlist, Exclusion
+from .records import Record
+from .rules.base import Rule
+from .shapes import parse
+from .state import StateStore
+
+
+class Input(Protocol):
+    @property
+    def origin(self) -> str: ...
+
+    def read(self) -> bytes: ...
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    since: datetime | None = None
+    until: datetime | None = None
+    dedup_fields: tuple[str, ...] = DEFAULT_DEDUP_FIELDS
+
+
+@dataclass
+class InputResult:
+    """What one input yielded. Picklable: it crosses process and executor boundaries."""
+
+    origin: str
+    bytes: int = 0
+    records: int = 0
+    skipped: int = 0
+    unreadable: int = 0
+    out_of_range: int = 0
+    undated: int = 0
+    alerts: list[Alert] = field(default_factory=list)
+    problem: str | None = None
+
+
+def evaluate(records: Iterable[dict], rules: list[Rule], options: ScanOptions, result: InputResult) -> None:
+    """Run every rule over records, adding alerts and counts to `result`."""
+    since, until = options.since, options.until
+    for raw in records:
+        result.records += 1
+        record = Record(raw, result.origin)
+        if since or until:
+            when = record.time
+            if when is None:
+                result.undated += 1  # a record whose time cannot be read is judged, not dropped
+            elif (since and when < since) or (until and when > until):
+                result.out_of_range += 1
+                continue
+        for rule in rules:
+            try:
+                hit = rule.matches(record)
+            except Exception as exc:  # noqa: BLE001 - one odd record must not end the scan
+                result.unreadable += 1
+                result.problem = result.problem or f"rule {rule.id} could not judge a record ({type(exc).__name__})"
+                continue
+            if hit:
+                result.alerts.append(make_alert(rule, record, options.dedup_fields))
+
+
+def scan_input(item: Input, rules: list[Rule], options: ScanOptions) -> InputResult:
+    result = InputResult(origin=item.origin)
+    try:
+        data = item.read()
+    except OSError as exc:
+        result.problem = f"cannot read ({exc.strerror or exc})"
+        return result
+    result.bytes = len(data)
+    doc = parse(data)
+    result.skipped, result.unreadable = doc.skipped, doc.unreadable
+    result.problem = doc.problem
+    evaluate(doc.records, rules, options, result)
+    return result
+
+
+@dataclass
+class Summary:
+    inputs: int = 0
+    bytes: int = 0
+    records: int = 0
+    skipped: int = 0
+    unreadable: int = 0
+    out_of_range: int = 0
+    undated: int = 0
+    matches: int = 0
+    duplicates: int = 0  # the same event seen again in this run (another file, another trail)
+    excluded: int = 0
+    already_alerted: int = 0  # state: this event alerted in an earlier run
+    within_window: int = 0  # state: same rule and DedupEntity alerted within the dedup window
+    alerts: int = 0
+    bad_inputs: list[tuple[str, str]] = field(default_factory=list)
+    excluded_by: Counter = field(default_factory=Counter)
+    expired_entries: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def add(self, result: InputResult) -> None:
+        self.inputs += 1
+        self.bytes += result.bytes
+        self.records += result.records
+        self.skipped += result.skipped
+        self.unreadable += result.unreadable
+        self.out_of_range += result.out_of_range
+        self.undated += result.undated
+        self.matches += len(result.alerts)
+        if result.problem:
+            self.bad_inputs.append((result.origin, result.problem))
+
+    def as_dict(self) -> dict[str, Any]:
+        out = {k: v for k, v in self.__dict__.items() if k not in ("bad_inputs", "excluded_by")}
+        out["bad_inputs"] = [{"input": o, "reason": r} for o, r in self.bad_inputs]
+        out["excluded_by"] = dict(self.excluded_by)
+        return out
+
+
+@dataclass
+class ScanResult:
+    alerts: list[Alert]
+    excluded: list[tuple[Alert, Exclusion]]
+    summary: Summary
+
+
+class Engine:
+    def __init__(self, rules: list[Rule], options: ScanOptions | None = None, allowlist: Allowlist | None = None,
+                 state: StateStore | None = None, dedup_window_s: float = 2 * 3600, today: date | None = None):
+        self.rules = rules
+        self.options = options or ScanOptions()
+        self.allowlist = allowlist
+        self.state = state
+        self.dedup_window_s = dedup_window_s
+        self.today = today
+
+    def run(self, inputs: Iterable[Input]) -> ScanResult:
+        started = time.perf_counter()
+        results = (scan_input(item, self.rules, self.options) for item in inputs)
+        outcome = self.finish(results)
+        outcome.summary.seconds = time.perf_counter() - started
+        return outcome
+
+    def finish(self, results: Iterable[InputResult]) -> ScanResult:
+        summary = Summary()
+        matches: list[Alert] = []
+        for result in results:
+            summary.add(result)
+            matches.extend(result.alerts)
+        matches.sort(key=lambda a: (a.sort_key, a.origin))
+        unique: dict[str, Alert] = {}
+        for alert in matches:
+            if alert.key in unique:
+                summary.duplicates += 1
+            else:
+                unique[alert.key] = alert
+        alerts, excluded = self._apply_allowlist(list(unique.values()), summary)
+        if self.state is not None:
+            if excluded:
+                self.state.record_exclusions(excluded)
+            admitted = self.state.admit(alerts, self.dedup_window_s)
+            summary.already_alerted = len(admitted.duplicate_events)
+            summary.within_window = len(admitted.within_window)
+            alerts = admitted.new
+        summary.alerts = len(alerts)
+        return ScanResult(alerts=alerts, excluded=excluded, summary=summary)
+
+    def _apply_allowlist(self, alerts: list[Alert], summary: Summary
+                         ) -> tuple[list[Alert], list[tuple[Alert, Exclusion]]]:
+        if self.allowlist is None:
+            return alerts, []
+        for index, entry in self.allowlist.expired(self.today):
+            summary.expired_entries.append(
+                f"{self.allowlist.source}: [[exclude]] entry {index} ({entry.describe()}) expired on "
+                f"{entry.expires} and no longer applies")
+        kept: list[Alert] = []
+        excluded: list[tuple[Alert, Exclusion]] = []
+        for alert in alerts:
+            entry = self.allowlist.match(alert.row, self.today)
+            if entry is None:
+                kept.append(alert)
+            else:
+                excluded.append((alert, entry))
+                summary.excluded += 1
+                summary.excluded_by[entry.reason] += 1
+        return kept, excluded

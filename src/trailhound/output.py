@@ -1,0 +1,63 @@
+"""Writing alerts: jsonl, json, or a rich table. Strings from logs are made inert on the way out."""
+
+from __future__ import annotations
+
+import sys
+from typing import IO, Iterable
+
+import orjson
+
+from .alerts import Alert
+from .textsafe import inert, inert_json
+
+FORMATS = ("table", "jsonl", "json")
+# (column, header, rich column options): what fits an 80-column terminal first, the long values folded.
+_TABLE_COLUMNS = (
+    ("TimeGenerated", "Time (UTC)", {"no_wrap": True}),
+    ("Severity", "Severity", {"no_wrap": True}),
+    ("Outcome", "Outcome", {"no_wrap": True}),
+    ("TargetUserName", "Target", {"overflow": "fold", "min_width": 8}),
+    ("UserIdentityArn", "Actor", {"overflow": "fold", "min_width": 12}),
+    ("SourceIpAddress", "Source IP", {"overflow": "fold", "min_width": 9}),
+    ("UserAgent", "User agent", {"overflow": "ellipsis", "no_wrap": True, "max_width": 28}),
+)
+_NARROW = 120  # below this many columns the user agent and outcome give way (jsonl has everything)
+
+
+def dumps(value: object) -> str:
+    return inert_json(orjson.dumps(value, default=str).decode())
+
+
+def write_jsonl(alerts: Iterable[Alert], out: IO[str]) -> None:
+    for alert in alerts:
+        out.write(dumps(alert.as_dict()) + "\n")
+
+
+def write_json(alerts: Iterable[Alert], out: IO[str]) -> None:
+    out.write(inert_json(orjson.dumps([a.as_dict() for a in alerts], default=str,
+                                      option=orjson.OPT_INDENT_2).decode()) + "\n")
+
+
+def write_table(alerts: list[Alert], out: IO[str]) -> None:
+    from rich.console import Console  # rich's tables cost start-up time: load them only when drawing one
+    from rich.table import Table
+    from rich.text import Text
+
+    console = Console(file=out, soft_wrap=False)
+    if not alerts:
+        console.print(Text("No alerts."))
+        return
+    table = Table(title=Text(f"{len(alerts)} alert(s)"), show_lines=False)
+    columns = [c for c in _TABLE_COLUMNS if console.width >= _NARROW or c[0] not in ("UserAgent", "Outcome")]
+    for _, header, options in columns:
+        table.add_column(header, **options)
+    for alert in alerts:
+        # Text(), never a plain str: rich would read "[...]" in a log value as markup.
+        table.add_row(*(Text(inert(alert.row.get(c, ""), limit=200)) for c, _, _ in columns))
+    console.print(table)
+
+
+def write_alerts(alerts: list[Alert], fmt: str, out: IO[str] | None = None) -> None:
+    out = out or sys.stdout
+    {"jsonl": write_jsonl, "json": write_json, "table": write_table}[fmt](alerts, out)
+    out.flush()

@@ -1,0 +1,374 @@
+"""Bytes -> CloudTrail records, whatever shape the bytes are in, detected from content (never file names).
+
+One unwrapper per shape, each small: S3 delivery files (`{"Records": [...]}`), JSON arrays, one record per
+line, a single record, EventBridge envelopes, CloudWatch Logs subscription payloads, `lookup-events`
+output, CloudTrail Lake query results, and rows exported from Sentinel's `AWSCloudTrail` table (JSON, the
+Log Analytics API's tables, or the portal's CSV). Digest files and Insights events are skipped quietly.
+
+Nothing readable is lost: a document that does not parse whole is read record by record, and what could
+not be read is counted and described in one line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+import zlib
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import orjson
+
+from .records import from_sentinel_row, is_sentinel_row
+
+try:  # ISA-L's igzip is several times faster than zlib; the standard library is the fallback.
+    from isal import igzip as _gzip
+except ImportError:  # pragma: no cover - exercised only where isal does not install
+    import gzip as _gzip  # type: ignore[no-redef]
+
+GZIP_MAGIC = b"\x1f\x8b"
+BOM = b"\xef\xbb\xbf"
+_RECORDS_OPEN = re.compile(r'\{\s*"Records"\s*:\s*\[')
+_RECORD_KEYS = ("eventName", "eventSource", "eventID", "eventVersion", "eventTime")
+
+
+@dataclass
+class Document:
+    """What one input held: its records (native-shaped dicts) and what could not be read."""
+
+    records: list[dict] = field(default_factory=list)
+    skipped: int = 0  # digest files, Insights events, CloudWatch control messages: expected, not errors
+    unreadable: int = 0  # items or lines that were not CloudTrail records or could not be parsed
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def problem(self) -> str | None:
+        return "; ".join(self.problems) if self.problems else None
+
+
+def decompress(data: bytes, doc: Document) -> bytes:
+    """Gunzip when the content is gzip (by magic, not name); salvage what precedes any corruption."""
+    if not data.startswith(GZIP_MAGIC):
+        return data
+    try:
+        return _gzip.decompress(data)
+    except Exception:  # noqa: BLE001 - any decoder failure: salvage below
+        pass
+    out = bytearray()
+    pos = 0
+    try:
+        while pos < len(data) and data.startswith(GZIP_MAGIC, pos):  # multi-member gzip, member by member
+            d = zlib.decompressobj(wbits=31)
+            out += d.decompress(data[pos:])
+            if not d.eof:
+                raise zlib.error("ends before the end of the gzip stream")
+            pos = len(data) - len(d.unused_data)
+    except zlib.error as exc:
+        doc.problems.append(f"truncated or corrupt gzip ({exc}); read the {len(out)} bytes before it")
+    return bytes(out)
+
+
+def parse(data: bytes) -> Document:
+    doc = Document()
+    data = decompress(data, doc)
+    if data.startswith(BOM):
+        data = data[len(BOM):]
+    if not data.strip():
+        if not doc.problems:
+            doc.problems.append("empty file")
+        return doc
+    try:
+        value = orjson.loads(data)
+    except orjson.JSONDecodeError:
+        _parse_fallback(data, doc)
+    else:
+        _collect(value, doc)
+    if doc.unreadable and not doc.problems:
+        doc.problems.append(f"{doc.unreadable} item(s) were not CloudTrail records")
+    return doc
+
+
+def _parse_fallback(data: bytes, doc: Document) -> None:
+    text = _decode_text(data, doc)
+    head = text.lstrip()[:1]
+    if head not in ("{", "[") and _looks_like_csv_header(text):
+        _collect_csv(text, doc)
+        return
+    first_line = text.lstrip().split("\n", 1)[0]
+    if _parses(first_line) or _strip_line_prefix(first_line) != first_line:
+        _collect_lines(text, doc)
+        return
+    _collect_stream(text, doc)
+
+
+def _decode_text(data: bytes, doc: Document) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        doc.problems.append(f"invalid UTF-8 at byte {exc.start}, replaced")
+        return data.decode("utf-8", errors="replace")
+
+
+def _parses(text: str) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _strip_line_prefix(line: str) -> str:
+    """CloudWatch Logs exports prefix each line with a timestamp: `2024-01-01T00:00:00.000Z {...}`."""
+    brace = line.find("{")
+    if 0 < brace <= 40 and line[:brace].strip()[:1].isdigit():
+        return line[brace:]
+    return line
+
+
+def _collect_lines(text: str, doc: Document) -> None:
+    bad_lines: list[int] = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line:
+            continue
+        try:
+            value = orjson.loads(_strip_line_prefix(line))
+        except orjson.JSONDecodeError:
+            doc.unreadable += 1
+            bad_lines.append(number)
+            continue
+        _collect(value, doc)
+    if bad_lines:
+        doc.problems.append(f"{len(bad_lines)} line(s) are not valid JSON, first at line {bad_lines[0]}")
+
+
+def _collect_stream(text: str, doc: Document) -> None:
+    """Concatenated JSON values, or a document broken part-way: read value by value, keep what parses."""
+    decoder = json.JSONDecoder()
+    pos = _skip_ws(text, 0)
+    while pos < len(text):
+        if _RECORDS_OPEN.match(text, pos) or text[pos] == "[":
+            pos = _salvage_array(text, pos, decoder, doc)
+            if pos < 0:
+                return
+            pos = _skip_ws(text, pos)
+            continue
+        try:
+            value, end = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError) as exc:
+            doc.problems.append(f"not valid JSON at {_where(text, pos, exc)}")
+            return
+        _collect(value, doc)
+        pos = _skip_ws(text, end)
+
+
+def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document) -> int:
+    """Read the elements of a `[...]` or `{"Records": [...]}` one at a time; -1 after the first break."""
+    wrapped = text[pos] == "{"
+    if wrapped:
+        bracket = text.find("[", pos)
+        if bracket < 0:
+            doc.problems.append(f"not valid JSON at {_where(text, pos)}")
+            return -1
+        pos = bracket
+    pos = _skip_ws(text, pos + 1)
+    repaired = False
+    while pos < len(text) and text[pos] != "]":
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError) as exc:
+            doc.problems.append(f"broken JSON at {_where(text, pos, exc)}; "
+                                f"read the {len(doc.records)} record(s) before it")
+            return -1
+        _collect_item(value, doc, in_records=wrapped)
+        pos = _skip_ws(text, pos)
+        if pos < len(text) and text[pos] == ",":
+            pos = _skip_ws(text, pos + 1)
+        elif pos < len(text) and text[pos] != "]" and not repaired:
+            repaired = True  # elements with no comma between them: read on, but say the file is malformed
+            doc.problems.append(f"not valid JSON (missing ',' at line {text.count(chr(10), 0, pos) + 1}); "
+                                "read on past it")
+    pos += 1
+    if wrapped:  # the closing brace of {"Records": [...]} (and any sibling keys) ends the value
+        end = text.find("}", pos)
+        pos = len(text) if end < 0 else end + 1
+    return pos
+
+
+def _skip_ws(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _where(text: str, pos: int, exc: Exception | None = None) -> str:
+    if isinstance(exc, json.JSONDecodeError):
+        pos = exc.pos
+    line = text.count("\n", 0, pos) + 1
+    reason = "nesting too deep" if isinstance(exc, RecursionError) else (exc.msg if isinstance(
+        exc, json.JSONDecodeError) else "unexpected content")
+    return f"line {line} ({reason})"
+
+
+def _looks_like_csv_header(text: str) -> bool:
+    header = text.lstrip().split("\n", 1)[0]
+    return "," in header and "EventName" in header
+
+
+def _collect_csv(text: str, doc: Document) -> None:
+    for row in csv.DictReader(io.StringIO(text)):
+        _collect_item({k: v for k, v in row.items() if k is not None}, doc)
+
+
+def _collect(value: Any, doc: Document) -> None:
+    """A parsed top-level value: a container of records, or one record."""
+    if isinstance(value, list):
+        for item in value:
+            _collect_item(item, doc)
+        return
+    _collect_item(value, doc)
+
+
+def _collect_item(item: Any, doc: Document, in_records: bool = False) -> None:
+    if not isinstance(item, dict):
+        if isinstance(item, list) and item and all(isinstance(c, dict) and len(c) == 1 for c in item):
+            merged: dict = {}  # a CloudTrail Lake result row: a list of one-key objects
+            for cell in item:
+                merged.update(cell)
+            _collect_item(merged, doc)
+            return
+        doc.unreadable += 1
+        return
+    for unwrap in _UNWRAPPERS:
+        if unwrap(item, doc):
+            return
+    if in_records:  # CloudTrail delivered it as a record: judge it on what it has, even if that is little
+        _accept(item, doc)
+        return
+    doc.unreadable += 1
+
+
+# Each unwrapper returns True when it recognised (and handled) the object.
+
+def _unwrap_records(obj: dict, doc: Document) -> bool:
+    records = obj.get("Records")
+    if isinstance(records, list):
+        for item in records:
+            _collect_item(item, doc, in_records=True)
+        return True
+    return False
+
+
+def _unwrap_digest(obj: dict, doc: Document) -> bool:
+    if "digestStartTime" in obj or "digestS3Object" in obj:
+        doc.skipped += 1
+        return True
+    return False
+
+
+def _unwrap_eventbridge(obj: dict, doc: Document) -> bool:
+    if "detail-type" not in obj or "detail" not in obj:
+        return False
+    detail = obj["detail"]
+    if "CloudTrail" in str(obj["detail-type"]) and isinstance(detail, dict):
+        _collect_item(detail, doc)
+    else:
+        doc.skipped += 1  # some other EventBridge event that happened to land here
+    return True
+
+
+def _unwrap_cloudwatch(obj: dict, doc: Document) -> bool:
+    if "logEvents" not in obj or "messageType" not in obj:
+        return False
+    if obj.get("messageType") != "DATA_MESSAGE" or not isinstance(obj["logEvents"], list):
+        doc.skipped += 1
+        return True
+    for event in obj["logEvents"]:
+        _unwrap_message(event, doc) if isinstance(event, dict) else _collect_item(event, doc)
+    return True
+
+
+def _unwrap_message(obj: dict, doc: Document) -> bool:
+    """Log shippers (CloudWatch Logs, Firehose) carry the record as a JSON string in `message`."""
+    message = obj.get("message")
+    if not isinstance(message, str) or not message.lstrip().startswith("{") or "eventName" in obj:
+        return False
+    try:
+        _collect_item(orjson.loads(message), doc)
+    except orjson.JSONDecodeError:
+        doc.unreadable += 1
+    return True
+
+
+def _unwrap_lookup_events(obj: dict, doc: Document) -> bool:
+    """`aws cloudtrail lookup-events` output, or one of its events: the record is a JSON string."""
+    if isinstance(obj.get("Events"), list) and "Records" not in obj:
+        for event in obj["Events"]:
+            _collect_item(event, doc)
+        return True
+    event = obj.get("CloudTrailEvent")
+    if isinstance(event, str):
+        try:
+            _collect_item(orjson.loads(event), doc)
+        except orjson.JSONDecodeError:
+            doc.unreadable += 1
+        return True
+    return False
+
+
+def _unwrap_lake(obj: dict, doc: Document) -> bool:
+    rows = obj.get("QueryResultRows")
+    if isinstance(rows, list):
+        for row in rows:
+            _collect_item(row, doc)
+        return True
+    return False
+
+
+def _unwrap_log_analytics(obj: dict, doc: Document) -> bool:
+    """The Log Analytics query API's answer: tables of columns and rows, Sentinel's `AWSCloudTrail` inside."""
+    tables = obj.get("tables")
+    if not isinstance(tables, list):
+        return False
+    for table in tables:
+        if not isinstance(table, dict):
+            continue
+        names = [c.get("name") if isinstance(c, dict) else None for c in table.get("columns") or []]
+        for row in table.get("rows") or []:
+            if isinstance(row, list):
+                _collect_item(dict(zip(names, row)), doc)
+            else:
+                doc.unreadable += 1
+    return True
+
+
+def _unwrap_sentinel(obj: dict, doc: Document) -> bool:
+    if is_sentinel_row(obj):
+        _accept(from_sentinel_row(obj), doc)
+        return True
+    return False
+
+
+def _unwrap_native(obj: dict, doc: Document) -> bool:
+    if any(key in obj for key in _RECORD_KEYS):
+        _accept(obj, doc)
+        return True
+    return False
+
+
+def _accept(record: dict, doc: Document) -> None:
+    if record.get("eventCategory") == "Insight" or "insightDetails" in record:
+        doc.skipped += 1
+        return
+    doc.records.append(record)
+
+
+_UNWRAPPERS = (_unwrap_records, _unwrap_digest, _unwrap_eventbridge, _unwrap_cloudwatch, _unwrap_lookup_events,
+               _unwrap_lake, _unwrap_log_analytics, _unwrap_sentinel, _unwrap_native, _unwrap_message)
+
+
+def iter_records(data: bytes) -> Iterator[dict]:
+    """Convenience for library users: the records in `data`, problems ignored."""
+    yield from parse(data).records

@@ -1,0 +1,51 @@
+"""Local files and folders (recursively), in a stable order."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+from ..errors import ConfigError
+
+
+@dataclass(frozen=True)
+class FileInput:
+    """One local file; picklable, so a worker process can read it itself."""
+
+    path: str
+
+    @property
+    def origin(self) -> str:
+        return self.path
+
+    def size(self) -> int:
+        try:
+            return os.stat(self.path).st_size
+        except OSError:
+            return 0
+
+    def read(self) -> bytes:
+        with open(self.path, "rb") as handle:
+            return handle.read()
+
+
+def check_paths(paths: Iterable[str]) -> None:
+    missing = [p for p in paths if not os.path.exists(p)]
+    if missing:
+        raise ConfigError(f"no such file or folder: {', '.join(missing)}")
+
+
+def iter_files(paths: Iterable[str]) -> Iterator[FileInput]:
+    """Each file named, and every file below each folder named; hidden files and folders are skipped."""
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            for root, dirs, files in os.walk(path):
+                dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+                for name in sorted(files):
+                    if not name.startswith("."):
+                        yield FileInput(os.path.join(root, name))
+        else:
+            yield FileInput(str(path))

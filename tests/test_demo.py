@@ -1,0 +1,26 @@
+"""The bundled story: the planted attack alerts, the decoys do not."""
+
+from __future__ import annotations
+
+from trailhound.demo import ATTACKER_IP, write_demo
+from trailhound.engine import Engine
+from trailhound.rules import load_rules
+from trailhound.sources.files import iter_files
+
+
+def test_demo_data_holds_the_planted_story(tmp_path):
+    files = write_demo(tmp_path, hours=24, events_per_file=20)
+    assert all("/CloudTrail/" in str(f) and str(f).endswith(".json.gz") for f in files)
+    result = Engine(load_rules()).run(iter_files([str(tmp_path)]))
+    rows = {a.row["TargetUserName"]: a.row for a in result.alerts}
+    assert set(rows) == {"j.doe", "backup-admin", "svc-reporting"}
+    attack = rows["svc-reporting"]
+    assert attack["SourceIpAddress"] == ATTACKER_IP and attack["UserIdentityUserName"] == "ci-deploy"
+    assert attack["Outcome"] == "success" and rows["backup-admin"]["Outcome"] == "failure"
+    assert result.summary.skipped == 1 and result.summary.bad_inputs == []
+
+
+def test_demo_data_is_reproducible(tmp_path):
+    a = write_demo(tmp_path / "a", hours=2, events_per_file=5)
+    b = write_demo(tmp_path / "b", hours=2, events_per_file=5)
+    assert [p.read_bytes() for p in a] == [p.read_bytes() for p in b]
