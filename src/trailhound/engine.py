@@ -28,11 +28,31 @@ class Input(Protocol):
     def read(self) -> bytes: ...
 
 
+class Collector(Protocol):
+    """Keeps the few non-matching records that give alerts their context (CreateUser, ConsoleLogin, ...).
+
+    Like a rule it declares needles, so the prefilter keeps the records it needs; unlike a rule it raises
+    nothing: `keep` returns a compact, picklable summary of a related record, or None.
+    """
+
+    needles: list[bytes]
+
+    def keep(self, record: Record) -> dict | None: ...
+
+
+class Enricher(Protocol):
+    """Runs once per run in the driver, before the allowlist and the state store: may add context to alerts
+    and change their severity (with reasons). `related` is every collector's output from every input."""
+
+    def __call__(self, alerts: list[Alert], related: list[dict], state: StateStore | None) -> None: ...
+
+
 @dataclass(frozen=True)
 class ScanOptions:
     since: datetime | None = None
     until: datetime | None = None
     dedup_fields: tuple[str, ...] = DEFAULT_DEDUP_FIELDS
+    collectors: tuple[Collector, ...] = ()
 
 
 @dataclass
@@ -47,6 +67,7 @@ class InputResult:
     out_of_range: int = 0
     undated: int = 0
     alerts: list[Alert] = field(default_factory=list)
+    related: list[dict] = field(default_factory=list)
     problem: str | None = None
 
 
@@ -72,6 +93,10 @@ def evaluate(records: Iterable[dict], rules: list[Rule], options: ScanOptions, r
                 continue
             if hit:
                 result.alerts.append(make_alert(rule, record, options.dedup_fields))
+        for collector in options.collectors:
+            kept = collector.keep(record)
+            if kept is not None:
+                result.related.append(kept)
 
 
 def scan_input(item: Input, rules: list[Rule], options: ScanOptions) -> InputResult:
@@ -137,8 +162,10 @@ class ScanResult:
 
 class Engine:
     def __init__(self, rules: list[Rule], options: ScanOptions | None = None, allowlist: Allowlist | None = None,
-                 state: StateStore | None = None, dedup_window_s: float = 2 * 3600, today: date | None = None):
+                 state: StateStore | None = None, dedup_window_s: float = 2 * 3600, today: date | None = None,
+                 enrichers: tuple[Enricher, ...] = ()):
         self.rules = rules
+        self.enrichers = enrichers
         self.options = options or ScanOptions()
         self.allowlist = allowlist
         self.state = state
@@ -155,9 +182,11 @@ class Engine:
     def finish(self, results: Iterable[InputResult]) -> ScanResult:
         summary = Summary()
         matches: list[Alert] = []
+        related: list[dict] = []
         for result in results:
             summary.add(result)
             matches.extend(result.alerts)
+            related.extend(result.related)
         matches.sort(key=lambda a: (a.sort_key, a.origin))
         unique: dict[str, Alert] = {}
         for alert in matches:
@@ -165,6 +194,8 @@ class Engine:
                 summary.duplicates += 1
             else:
                 unique[alert.key] = alert
+        for enrich in self.enrichers:
+            enrich(list(unique.values()), related, self.state)
         alerts, excluded = self._apply_allowlist(list(unique.values()), summary)
         if self.state is not None:
             if excluded:
