@@ -10,7 +10,7 @@ import orjson
 from .alerts import Alert
 from .textsafe import inert, inert_json
 
-FORMATS = ("table", "jsonl", "json")
+FORMATS = ("table", "jsonl", "json", "ocsf")
 # (column, header, rich column options): what fits an 80-column terminal first, the long values folded.
 _TABLE_COLUMNS = (
     ("TimeGenerated", "Time (UTC)", {"no_wrap": True}),
@@ -38,6 +38,14 @@ def write_json(alerts: Iterable[Alert], out: IO[str]) -> None:
                                       option=orjson.OPT_INDENT_2).decode()) + "\n")
 
 
+def write_ocsf(alerts: Iterable[Alert], out: IO[str]) -> None:
+    """One OCSF Detection Finding (class 2004) per line."""
+    from .ocsf import to_ocsf
+
+    for alert in alerts:
+        out.write(dumps(to_ocsf(alert)) + "\n")
+
+
 def write_table(alerts: list[Alert], out: IO[str]) -> None:
     from rich.console import Console  # rich's tables cost start-up time: load them only when drawing one
     from rich.table import Table
@@ -59,5 +67,5 @@ def write_table(alerts: list[Alert], out: IO[str]) -> None:
 
 def write_alerts(alerts: list[Alert], fmt: str, out: IO[str] | None = None) -> None:
     out = out or sys.stdout
-    {"jsonl": write_jsonl, "json": write_json, "table": write_table}[fmt](alerts, out)
+    {"jsonl": write_jsonl, "json": write_json, "table": write_table, "ocsf": write_ocsf}[fmt](alerts, out)
     out.flush()

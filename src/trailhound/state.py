@@ -47,6 +47,28 @@ CREATE TABLE IF NOT EXISTS exclusions (
     raw         TEXT NOT NULL,
     UNIQUE (rule_id, event_key)
 );
+CREATE TABLE IF NOT EXISTS deliveries (
+    alert_id     TEXT NOT NULL,
+    sink_id      TEXT NOT NULL,
+    status       TEXT NOT NULL DEFAULT 'pending',
+    attempts     INTEGER NOT NULL DEFAULT 0,
+    last_error   TEXT,
+    queued_at    REAL NOT NULL,
+    delivered_at REAL,
+    claimed_by   TEXT,
+    claimed_at   REAL,
+    PRIMARY KEY (alert_id, sink_id)
+);
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (sink_id, status);
+CREATE TABLE IF NOT EXISTS alert_events (
+    alert_id TEXT NOT NULL,
+    at       REAL NOT NULL,
+    who      TEXT NOT NULL,
+    action   TEXT NOT NULL,
+    note     TEXT,
+    result   TEXT
+);
+CREATE INDEX IF NOT EXISTS alert_events_alert ON alert_events (alert_id, at);
 """
 
 
@@ -129,6 +151,13 @@ class StateStore:
     def count(self, table: str) -> int:
         assert table in ("alerts", "exclusions")
         return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def alert_from_stored(row: str, raw: str, rule_id: str, event_key: str, origin: str | None) -> Alert:
+    """An Alert as an earlier run stored it (for the outbox, `alerts show`, `respond`)."""
+    stored = orjson.loads(row)
+    stored.pop("AlertId", None)
+    return Alert(row=stored, raw=orjson.loads(raw), origin=origin or "", key=f"{rule_id}|{event_key}")
 
 
 def _json(value: Any) -> str:

@@ -22,12 +22,13 @@ from ..textsafe import inert
 from ..timeutil import parse_duration, parse_when
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_ALERTS = 0, 1, 2, 3
+EXIT_UNDELIVERED = 4
 
 
 def scan(
     paths: List[str] = typer.Argument(..., help="CloudTrail files or folders (read recursively), any shape, .gz or not."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f",
-                                      help="table | jsonl | json (default: table on a terminal, jsonl otherwise)."),
+                                      help="table | jsonl | json | ocsf (default: table on a terminal, jsonl otherwise)."),
     state: Optional[Path] = typer.Option(None, "--state", help="SQLite file remembering alerts across runs."),
     allowlist: Optional[Path] = typer.Option(None, "--allowlist", help="TOML file of documented exclusions."),
     since: Optional[str] = typer.Option(None, "--since", help="Only events at or after: 2h, 7d or ISO 8601."),
@@ -39,12 +40,17 @@ def scan(
                                      help="With --state: suppress an alert whose DedupEntity alerted this recently."),
     rule: Optional[List[str]] = typer.Option(None, "--rule", help="Run only this rule (repeatable)."),
     fail_on_alert: bool = typer.Option(False, "--fail-on-alert", help="Exit 3 when any alert is emitted."),
+    sink: Optional[List[str]] = typer.Option(None, "--sink", help="Also deliver alerts to KIND[:TARGET] "
+                                             "(repeatable): jsonl:PATH, webhook:URL, slack:URL, sns:TOPIC_ARN, "
+                                             "securityhub[:REGION]; env:NAME reads a target from the environment."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of sinks and delivery settings."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
 ) -> None:
     """Scan CloudTrail files and folders; alerts go to stdout, progress and problems to stderr.
 
     Exit codes: 0 scanned; 1 some input could not be read (the rest was scanned); 2 usage or configuration
-    error; 3 alerts found and --fail-on-alert given.
+    error; 3 alerts found and --fail-on-alert given; 4 some delivery to a sink failed (with --state it stays
+    pending and is retried on the next run).
     """
     try:
         with ExitStack() as stack:
@@ -58,6 +64,7 @@ def scan(
             rules = _rules(rule)
             allow = load_allowlist(allowlist) if allowlist else None
             check_paths(paths)
+            sinks = _sinks(config, sink)
             store = stack.enter_context(StateStore(state)) if state else None
             engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window)
             result = engine.run(iter_files(paths))
@@ -71,8 +78,11 @@ def scan(
         raise typer.Exit(EXIT_BAD_INPUT) from None
     write_alerts(result.alerts, output_format)
     report(result.summary)
+    delivered = _deliver(result.alerts, sinks, state) if sinks else True
     if fail_on_alert and result.alerts:
         raise typer.Exit(EXIT_ALERTS)
+    if not delivered:
+        raise typer.Exit(EXIT_UNDELIVERED)
     if result.summary.bad_inputs:
         raise typer.Exit(EXIT_BAD_INPUT)
 
@@ -117,6 +127,20 @@ def _dedup_fields(text: str) -> tuple[str, ...]:
         raise ConfigError(f"--dedup-fields: {', '.join(unknown) or 'nothing given'} is not an alert column "
                           f"(choose from {', '.join(c for c in ALERT_COLUMNS if c != 'DedupEntity')})")
     return fields
+
+
+def _sinks(config: Path | None, options: list[str] | None) -> list:
+    if not config and not options:
+        return []
+    from ..sinks.setup import make_sinks  # HTTP and AWS libraries load only when there is somewhere to send
+
+    return make_sinks(config, options)
+
+
+def _deliver(alerts: list, sinks: list, state: Path | None) -> bool:
+    from .delivery import deliver_and_report
+
+    return deliver_and_report(alerts, sinks, state)
 
 
 def _rules(ids: list[str] | None):

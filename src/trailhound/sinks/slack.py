@@ -1,0 +1,66 @@
+"""`slack:URL`: a Slack incoming-webhook message in blocks: who gave whom a password, from where, how bad,
+and the playbook. Log values are attacker-controlled: made inert and escaped for Slack's mrkdwn."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..alerts import Alert
+from ..textsafe import inert
+from .base import UrlSink
+from .http import post_json
+
+_SEVERITY_MARK = {"Critical": ":red_circle:", "High": ":large_orange_circle:", "Medium": ":large_yellow_circle:",
+                  "Low": ":large_blue_circle:", "Informational": ":white_circle:"}
+
+
+def escape(value: object, limit: int = 300) -> str:
+    """Text safe inside mrkdwn: controls escaped and Slack's three control characters entity-encoded, so
+    nothing can become a link, a mention or a broadcast (<!channel>)."""
+    return inert(value, limit=limit).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def code(value: object, limit: int = 300) -> str:
+    """A log value, shown verbatim in inline code, where mrkdwn's *bold*, _italic_ and links do not apply."""
+    return "`" + escape(value, limit).replace("`", "'") + "`"
+
+
+def message(alert: Alert) -> dict[str, Any]:
+    from ..rules import get_rule
+
+    row = alert.row
+    severity = str(row.get("Severity", ""))
+    actor = row.get("UserIdentityArn") or row.get("UserIdentityUserName") or "unknown caller"
+    try:
+        playbook = get_rule(alert.rule_id).response_actions
+    except KeyError:
+        playbook = []
+    title = f"{row.get('RuleName', alert.rule_id)} ({alert.rule_id})"
+    summary = (f"{code(actor)} gave {code(row.get('TargetUserName', ''))} a console password "
+               f"without a forced reset, from {code(row.get('SourceIpAddress', ''))} "
+               f"in {code(row.get('AWSRegion', ''))}, account {code(row.get('RecipientAccountId', ''))}.")
+    fields = [("Severity", f"{_SEVERITY_MARK.get(severity, '')} {escape(severity)}"),
+              ("Outcome", escape(row.get("Outcome", ""))), ("Time (UTC)", code(row.get("TimeGenerated", ""))),
+              ("User agent", code(row.get("UserAgent", ""), limit=120)),
+              ("ATT&amp;CK", escape(", ".join(row.get("Techniques", []))))]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": inert(title, limit=140)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": summary}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f"*{name}*\n{value}"} for name, value in fields]},
+    ]
+    if playbook:
+        steps = "\n".join(f"{i}. {escape(step, limit=600)}" for i, step in enumerate(playbook, 1))
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Playbook*\n{steps}"}})
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
+        f"alert {code(alert.id)} · `trailhound alerts show {alert.id}` · "
+        f"`trailhound respond {alert.id} --disable-console-access`")}]})
+    fallback = (f"[{severity}] {title}: {actor} gave {row.get('TargetUserName', '')} a console password "
+                f"from {row.get('SourceIpAddress', '')}")
+    return {"text": escape(fallback, limit=600), "blocks": blocks}
+
+
+class SlackSink(UrlSink):
+    kind = "slack"
+
+    def send_one(self, alert: Alert) -> None:
+        post_json(self.target, message(alert), self.policy, self.label)

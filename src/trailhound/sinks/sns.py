@@ -1,0 +1,44 @@
+"""`sns:TOPIC_ARN`: each alert published as a JSON message, with severity and rule as message attributes."""
+
+from __future__ import annotations
+
+from ..alerts import Alert
+from ..output import dumps
+from ..textsafe import inert
+from .aws import client, describe
+from .base import DeliveryError, Sink
+
+
+class SnsSink(Sink):
+    kind = "sns"
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self._client = None
+
+    def _sns(self):  # type: ignore[no-untyped-def]
+        if self._client is None:
+            # The topic's own region, whatever the default: arn:aws:sns:REGION:ACCOUNT:NAME
+            parts = self.target.split(":")
+            self._client = client("sns", self.policy, parts[3] if len(parts) > 5 else None)
+        return self._client
+
+    def send_one(self, alert: Alert) -> None:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        row = alert.row
+        # Subjects are one line of at most 100 printable characters: e-mail subscribers see this.
+        subject = inert(f"trailhound {row.get('Severity', '')}: {row.get('RuleName', alert.rule_id)} "
+                        f"({row.get('TargetUserName', '')})", limit=96)
+        try:
+            self._sns().publish(
+                TopicArn=self.target, Subject=subject, Message=dumps(self.body(alert)),
+                MessageAttributes={
+                    "severity": {"DataType": "String", "StringValue": str(row.get("Severity") or "unknown")},
+                    "rule_id": {"DataType": "String", "StringValue": alert.rule_id},
+                    "alert_id": {"DataType": "String", "StringValue": alert.id},
+                })
+        except (BotoCoreError, ClientError) as exc:
+            raise describe(self.label, exc) from None
+        except ValueError as exc:
+            raise DeliveryError(f"{self.label}: {exc}") from None
