@@ -8,6 +8,8 @@ import typer
 
 from ..errors import ConfigError
 from ..textsafe import inert
+from . import alerts as alerts_cmd
+from . import respond as respond_cmd
 from . import rules as rules_cmd
 from . import scan as scan_cmd
 
@@ -20,6 +22,8 @@ app = typer.Typer(
 )
 app.command("scan")(scan_cmd.scan)
 app.add_typer(rules_cmd.app, name="rules")
+app.add_typer(alerts_cmd.app, name="alerts")
+app.command("respond")(respond_cmd.respond)
 
 
 def fail(message: str, code: int = 2) -> None:

@@ -1,0 +1,137 @@
+"""`trailhound alerts list|show|ack|close`: the alert lifecycle over a state store."""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from ..errors import ConfigError
+from ..textsafe import inert
+
+app = typer.Typer(help="List, show, acknowledge and close the alerts in a state store.", no_args_is_help=True)
+
+STATE = typer.Option(..., "--state", envvar="TRAILHOUND_STATE", help="The SQLite state file `scan --state` wrote.")
+
+
+def open_store(path: Path):
+    """The state store, which must already exist: a mistyped path must not become a new, empty store."""
+    from ..state import StateStore
+
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such state file (write one with `trailhound scan --state {path}`)")
+    return StateStore(path)
+
+
+def fail(message: str, code: int = 2) -> None:
+    sys.stderr.write(f"trailhound: error: {inert(message)}\n")
+    raise typer.Exit(code)
+
+
+@app.command("list")
+def list_cmd(state: Path = STATE,
+             status: Optional[str] = typer.Option(None, "--status", help="open | acknowledged | closed"),
+             since: Optional[str] = typer.Option(None, "--since", help="Events at or after: 2h, 7d or ISO 8601."),
+             rule: Optional[str] = typer.Option(None, "--rule", help="Only this rule's alerts."),
+             fmt: str = typer.Option("table", "--format", "-f", help="table | jsonl")) -> None:
+    """One line per alert: id, status, event time, severity, rule, target, actor."""
+    from ..lifecycle import STATUSES, list_alerts
+    from ..output import dumps
+    from ..timeutil import parse_when
+
+    try:
+        if status and status not in STATUSES:
+            raise ConfigError(f"--status: {status!r} is not one of {', '.join(STATUSES)}")
+        if fmt not in ("table", "jsonl"):
+            raise ConfigError(f"--format: {fmt!r} is not one of table, jsonl")
+        when = parse_when(since, "--since") if since else None
+        with open_store(state) as store:
+            found = list_alerts(store, status=status, since=when, rule=rule)
+    except ConfigError as exc:
+        fail(str(exc))
+    if fmt == "jsonl":
+        for item in found:
+            sys.stdout.write(dumps({"AlertId": item.id, "Status": item.status, **item.alert.row}) + "\n")
+        return
+    if not found:
+        sys.stdout.write("No alerts.\n")
+        return
+    for item in found:
+        row = item.alert.row
+        cells = (item.id, item.status, row.get("TimeGenerated", ""), row.get("Severity", ""), item.alert.rule_id,
+                 row.get("TargetUserName", ""), row.get("UserIdentityArn", ""), row.get("SourceIpAddress", ""))
+        sys.stdout.write("  ".join(inert(c, limit=80) for c in cells) + "\n")
+
+
+@app.command("show")
+def show(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix of 6+ digits)."),
+         state: Path = STATE) -> None:
+    """The alert's row, its raw event, the use case's response actions, and its history and deliveries."""
+    from ..alerts import ALERT_COLUMNS
+    from ..lifecycle import events, find
+    from ..output import dumps
+    from ..rules import get_rule
+    from ..sinks.outbox import for_alert
+
+    try:
+        with open_store(state) as store:
+            item = find(store, alert_id)
+            history = events(store, item.id)
+            deliveries = for_alert(store, item.id)
+    except ConfigError as exc:
+        fail(str(exc))
+    row = item.alert.row
+    lines = [f"Alert {item.id}  [{item.status}]  {inert(row.get('RuleId', ''))} {inert(row.get('RuleName', ''))}", ""]
+    width = max(len(c) for c in ALERT_COLUMNS)
+    lines += [f"  {c:<{width}}  {inert(v if isinstance(v, str) else dumps(v), limit=400)}"
+              for c in ALERT_COLUMNS if (v := row.get(c)) not in (None, "", [])]
+    try:
+        actions = get_rule(item.alert.rule_id).response_actions
+    except KeyError:
+        actions = []
+    lines += ["", "Response actions"] + [f"  {i}. {a}" for i, a in enumerate(actions, 1)]
+    lines += [f"  Disable the console access: trailhound respond {item.id} --disable-console-access", ""]
+    lines += ["History"] + ([f"  {_when(e['at'])}  {inert(e['who'])}  {e['action']}"
+                             + (f"  {inert(e['result'])}" if e["result"] else "")
+                             + (f"  note: {inert(e['note'], limit=500)}" if e["note"] else "")
+                             for e in history] or ["  (none)"]) + [""]
+    lines += ["Deliveries"] + ([f"  {inert(d['sink'])}  {d['status']}  {d['attempts']} attempt(s)"
+                                + (f"  {_when(d['delivered_at'])}" if d["delivered_at"] else "")
+                                + (f"  last error: {inert(d['last_error'])}" if d["last_error"] and
+                                   d["status"] != "delivered" else "")
+                                for d in deliveries] or ["  (none)"]) + [""]
+    lines += ["Raw event", dumps(item.alert.raw), ""]
+    sys.stdout.write("\n".join(lines))
+
+
+def _change(alert_id: str, state: Path, status: str, note: str | None) -> None:
+    from ..lifecycle import set_status
+
+    try:
+        with open_store(state) as store:
+            item = set_status(store, alert_id, status, note=note)
+    except ConfigError as exc:
+        fail(str(exc))
+    sys.stdout.write(f"{item.id} {status}\n")
+
+
+@app.command("ack")
+def ack(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."), state: Path = STATE,
+        note: Optional[str] = typer.Option(None, "--note", help="What you are doing about it.")) -> None:
+    """Acknowledge an alert: someone is on it."""
+    _change(alert_id, state, "acknowledged", note)
+
+
+@app.command("close")
+def close(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."), state: Path = STATE,
+          note: Optional[str] = typer.Option(None, "--note", help="Why: the verdict, for whoever reads it next.")
+          ) -> None:
+    """Close an alert."""
+    _change(alert_id, state, "closed", note)
+
+
+def _when(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -1,0 +1,64 @@
+"""`trailhound respond ID --disable-console-access`: the playbook's last step, dry-run unless --yes."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import typer
+
+from ..errors import ConfigError
+from ..textsafe import inert
+from .alerts import STATE, fail, open_store
+
+
+def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."),
+            state: Path = STATE,
+            disable_console_access: bool = typer.Option(False, "--disable-console-access",
+                                                        help="Remove the target user's console password "
+                                                             "(iam:DeleteLoginProfile)."),
+            yes: bool = typer.Option(False, "--yes", help="Execute. Without it this is a dry run that only "
+                                                          "prints what it would call."),
+            note: str = typer.Option("", "--note", help="Recorded with the action on the alert.")) -> None:
+    """Act on an alert. Dry run by default; --yes executes and records who, when and the result on the alert.
+
+    Exit codes: 0 done (or planned); 1 the call failed; 2 refused or bad usage.
+    """
+    from ..lifecycle import add_event, find
+    from ..respond import RefusedError, caller_identity, check_account, execute, plan_disable_console_access
+
+    if not disable_console_access:
+        fail("name an action: --disable-console-access")
+    try:
+        with open_store(state) as store:
+            item = find(store, alert_id)
+            plan = plan_disable_console_access(item.alert)
+    except (ConfigError, RefusedError) as exc:
+        fail(str(exc))
+    sys.stdout.write(f"{'will call' if yes else 'would call'}: {inert(plan.describe())}\n")
+    try:
+        identity = caller_identity()
+    except Exception as exc:  # noqa: BLE001 - no credentials, no network: say so in one line
+        if not yes:
+            sys.stderr.write(f"trailhound: warning: could not check the credentials' account "
+                             f"({type(exc).__name__}: {inert(exc, limit=300)}); dry run only\n")
+            return
+        fail(f"cannot check the credentials' account ({type(exc).__name__}: {exc})", code=1)
+    try:
+        check_account(plan, identity)
+    except RefusedError as exc:
+        fail(f"refused: {exc}")
+    if not yes:
+        sys.stdout.write(f"dry run: credentials are {inert(identity.arn)}; run again with --yes to execute\n")
+        return
+    try:
+        result, ok = execute(plan), True
+    except Exception as exc:  # noqa: BLE001 - record the failure on the alert too
+        result, ok = f"failed: {type(exc).__name__}: {exc}", False
+    with open_store(state) as store:
+        with store.transaction() as db:
+            add_event(db, item.id, "respond:disable-console-access", note=note or None,
+                      result=f"{plan.describe()}: {result}", who=identity.arn)
+    sys.stdout.write(f"{inert(result)}\n")
+    if not ok:
+        raise typer.Exit(1)
