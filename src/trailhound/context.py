@@ -232,13 +232,13 @@ class ContextEnricher:
                 if "TargetUserName" not in alert.row:
                     continue  # context is about a target IAM user; other rules keep their own severity
                 found = related_for(store, alert.row, alert.raw, self.policy)
-                apply(alert, assess(alert.row, alert.raw, found, self.policy, _baseline(alert.row)))
+                apply(alert, assess(alert.row, alert.raw, found, self.policy, baseline_severity(alert.row)))
         finally:
             if state is None:
                 store.close()
 
 
-def _baseline(row: dict) -> str:
+def baseline_severity(row: dict) -> str:
     from .rules import get_rule
 
     try:

@@ -8,6 +8,7 @@ import typer
 
 from ..errors import ConfigError
 from ..textsafe import inert
+from . import context as context_cmd
 from . import rules as rules_cmd
 from . import scan as scan_cmd
 
@@ -20,6 +21,11 @@ app = typer.Typer(
 )
 app.command("scan")(scan_cmd.scan)
 app.add_typer(rules_cmd.app, name="rules")
+# The `alerts` group: issue 5's cli/alerts.py brings list/show/ack/close; the timeline joins it when merged.
+alerts_app = typer.Typer(help="Stored alerts (from `scan --state`).", no_args_is_help=True)
+alerts_app.command("timeline")(context_cmd.timeline)
+app.add_typer(alerts_app, name="alerts")
+app.command("report")(context_cmd.report)
 
 
 def fail(message: str, code: int = 2) -> None:
