@@ -267,3 +267,12 @@ def test_every_record_the_collector_keeps_holds_one_of_its_needles(tmp_path):
             text = orjson.dumps(raw).lower()
             assert any(n in text for n in collector.needles), raw["eventName"]
     assert kept > 3
+
+
+def test_dedup_entity_follows_a_severity_the_context_changed(tmp_path):
+    write(tmp_path / "a.json", [login_profile("svc-reporting", "2026-11-27T14:06:00Z"),
+                                console_login("svc-reporting", "2026-11-27T14:31:00Z", ATTACKER_IP)])
+    engine = Engine(load_rules(), ScanOptions(dedup_fields=("Severity", "TargetUserName"),
+                                              collectors=(RelatedEvents(),)), enrichers=(ContextEnricher(),))
+    (alert,) = engine.run(iter_files([str(tmp_path)])).alerts
+    assert alert.row["DedupEntity"] == "Critical|svc-reporting"
