@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any, Iterable, Protocol
 
-from .alerts import DEFAULT_DEDUP_FIELDS, Alert, make_alert
+from .alerts import DEFAULT_DEDUP_FIELDS, Alert, dedup_entity, make_alert
 from .allowlist import Allowlist, Exclusion
 from .records import Record
 from .rules.base import Rule
@@ -196,6 +196,9 @@ class Engine:
                 unique[alert.key] = alert
         for enrich in self.enrichers:
             enrich(list(unique.values()), related, self.state)
+        if self.enrichers:  # an enricher may change a dedup field (Severity): DedupEntity must follow it
+            for alert in unique.values():
+                alert.row["DedupEntity"] = dedup_entity(alert.row, self.options.dedup_fields)
         alerts, excluded = self._apply_allowlist(list(unique.values()), summary)
         if self.state is not None:
             if excluded:

@@ -11,6 +11,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -18,6 +19,7 @@ import orjson
 
 from .alerts import Alert
 from .errors import ConfigError
+from .records import format_time, parse_time
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -69,6 +71,18 @@ CREATE TABLE IF NOT EXISTS alert_events (
     result   TEXT
 );
 CREATE INDEX IF NOT EXISTS alert_events_alert ON alert_events (alert_id, at);
+CREATE TABLE IF NOT EXISTS related_events (
+    event_key  TEXT PRIMARY KEY,
+    event_time TEXT NOT NULL,
+    account    TEXT NOT NULL,
+    actor      TEXT NOT NULL,
+    subject    TEXT NOT NULL,
+    target     TEXT NOT NULL,
+    data       TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS related_subject ON related_events (account, subject, event_time);
+CREATE INDEX IF NOT EXISTS related_target ON related_events (account, target, event_time);
+CREATE INDEX IF NOT EXISTS related_actor ON related_events (actor, event_time);
 """
 
 
@@ -148,8 +162,37 @@ class StateStore:
                     (alert.rule_id, alert.key.split("|", 1)[1], entry.reason, entry.owner, now, alert.origin,
                      _json(alert.as_dict()), _json(alert.raw)))
 
+    def save_related(self, events: list[dict], keep_s: float) -> None:
+        """Remember related events (context for later runs); forget those older than `keep_s` before the
+        newest one held, by event time, so replaying old logs ages out the same way as live ones."""
+        with self.transaction() as db:
+            db.executemany(
+                "INSERT OR IGNORE INTO related_events (event_key, event_time, account, actor, subject, target, data)"
+                " VALUES (?,?,?,?,?,?,?)",
+                [(e["Key"], e["Time"], e["AccountId"], e["Actor"], e["Subject"], e["Target"], _json(e))
+                 for e in events])
+            newest = db.execute("SELECT max(event_time) FROM related_events").fetchone()[0]
+            cutoff = _iso_minus(newest, keep_s)
+            if cutoff:
+                db.execute("DELETE FROM related_events WHERE event_time < ?", (cutoff,))
+
+    def related_about(self, account: str, user: str, actor: str, start: str, end: str) -> list[dict]:
+        """Related events about an IAM user (its own calls and calls on it) at any time up to `end`, and the
+        actor's calls between `start` and `end`; ISO 8601 UTC bounds compare as text."""
+        rows = self.db.execute(
+            "SELECT data FROM related_events WHERE account=? AND (subject=? OR target=?) AND event_time<=? "
+            "UNION SELECT data FROM related_events WHERE actor=? AND event_time>=? AND event_time<=?",
+            (account, user, user, end, actor, start, end)).fetchall()
+        return [orjson.loads(r[0]) for r in rows]
+
+    def find_alerts(self, id_prefix: str, limit: int = 2) -> list[tuple[dict, dict]]:
+        """Stored alerts (row, raw record) whose id starts with `id_prefix`: one when it is unambiguous."""
+        rows = self.db.execute("SELECT row, raw FROM alerts WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?",
+                               (_like_prefix(id_prefix), limit)).fetchall()
+        return [(orjson.loads(row), orjson.loads(raw)) for row, raw in rows]
+
     def count(self, table: str) -> int:
-        assert table in ("alerts", "exclusions")
+        assert table in ("alerts", "exclusions", "related_events")
         return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 
@@ -162,6 +205,15 @@ def alert_from_stored(row: str, raw: str, rule_id: str, event_key: str, origin: 
 
 def _json(value: Any) -> str:
     return orjson.dumps(value, default=str).decode()
+
+
+def _iso_minus(iso: str | None, seconds: float) -> str | None:
+    when = parse_time(iso)
+    return format_time(when - timedelta(seconds=seconds)) if when else None
+
+
+def _like_prefix(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _statements(script: str) -> list[str]:

@@ -9,6 +9,7 @@ import typer
 from ..errors import ConfigError
 from ..textsafe import inert
 from . import alerts as alerts_cmd
+from . import context as context_cmd
 from . import respond as respond_cmd
 from . import rules as rules_cmd
 from . import scan as scan_cmd
@@ -23,7 +24,9 @@ app = typer.Typer(
 app.command("scan")(scan_cmd.scan)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(alerts_cmd.app, name="alerts")
+alerts_cmd.app.command("timeline")(context_cmd.timeline)
 app.command("respond")(respond_cmd.respond)
+app.command("report")(context_cmd.report)
 
 
 def fail(message: str, code: int = 2) -> None:

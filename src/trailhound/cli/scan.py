@@ -12,9 +12,11 @@ import typer
 
 from ..alerts import ALERT_COLUMNS
 from ..allowlist import load_allowlist
+from ..context import ContextEnricher, policy_from_options
 from ..engine import Engine, ScanOptions, Summary
 from ..errors import ConfigError
 from ..output import FORMATS, write_alerts
+from ..related import RelatedEvents
 from ..rules import load_rules
 from ..sources.files import check_paths, iter_files
 from ..state import StateStore
@@ -39,6 +41,14 @@ def scan(
     dedup_window: str = typer.Option("2h", "--dedup-window",
                                      help="With --state: suppress an alert whose DedupEntity alerted this recently."),
     rule: Optional[List[str]] = typer.Option(None, "--rule", help="Run only this rule (repeatable)."),
+    onboarding_window: str = typer.Option("60m", "--onboarding-window",
+                                          help="A password set this soon after the same principal created the "
+                                               "user is onboarding (severity Low)."),
+    login_window: str = typer.Option("12h", "--login-window",
+                                     help="A console sign-in by the target this soon after raises severity."),
+    severity_steps: Optional[List[str]] = typer.Option(
+        None, "--severity", help="STEP=LEVEL: the level a context step sets (onboarding, existing, self, login, "
+                                 "login_same_address; failure_steps=N). Repeatable."),
     fail_on_alert: bool = typer.Option(False, "--fail-on-alert", help="Exit 3 when any alert is emitted."),
     sink: Optional[List[str]] = typer.Option(None, "--sink", help="Also deliver alerts to KIND[:TARGET] "
                                              "(repeatable): jsonl:PATH, webhook:URL, slack:URL, sns:TOPIC_ARN, "
@@ -58,7 +68,9 @@ def scan(
                 since=parse_when(since, "--since") if since else None,
                 until=parse_when(until, "--until") if until else None,
                 dedup_fields=_dedup_fields(dedup_fields),
+                collectors=(RelatedEvents(),),
             )
+            policy = policy_from_options(onboarding_window, login_window, severity_steps)
             output_format = _format(fmt)
             window = parse_duration(dedup_window, "--dedup-window").total_seconds()
             rules = _rules(rule)
@@ -66,7 +78,8 @@ def scan(
             check_paths(paths)
             sinks = _sinks(config, sink)
             store = stack.enter_context(StateStore(state)) if state else None
-            engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window)
+            engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window,
+                            enrichers=(ContextEnricher(policy),))
             result = engine.run(iter_files(paths))
     except ConfigError as exc:
         _error(str(exc))

@@ -1,0 +1,92 @@
+"""Related events: the few non-matching records that tell an attack from onboarding, kept compact.
+
+A rule's alert says *what* happened; these say what happened *around* it: who created the target and
+when, whether the target then signed in to the console, what the actor did before and after. They are
+identity-plane events (IAM, console sign-in, the STS calls that reveal a stolen key being tried), which is
+all the context needs and a small share of any trail, so the prefilter can keep them by needle.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .alerts import event_key
+from .records import Record, as_text
+
+# Identity-plane calls only: the actor's data-plane calls (S3, EC2, ...) carry no literal the prefilter
+# could select them by, and keeping every record would undo the prefilter.
+_KEPT_SOURCES = {"iam.amazonaws.com", "signin.amazonaws.com"}
+_KEPT_STS_CALLS = {"getcalleridentity", "getsessiontoken", "getfederationtoken"}
+
+
+def principal(record: Record) -> str:
+    """Who made a call, stable across sessions: an IAM user's or root's ARN, an assumed role's role ARN."""
+    identity_type = record.identity_text("type").lower()
+    if identity_type == "assumedrole":
+        issuer = as_text(record.session_issuer.get("arn"))
+        if issuer:
+            return issuer
+    arn = record.identity_text("arn")
+    if arn:
+        return arn
+    if identity_type == "root":
+        return f"root:{record.actor_account}"
+    return record.identity_text("principalId") or record.identity_text("userName")
+
+
+def subject(record: Record) -> str:
+    """The IAM user the caller *is* (for a sign-in, the user who signed in): a user name, 'root', or ''."""
+    identity_type = record.identity_text("type").lower()
+    if identity_type == "root":
+        return "root"
+    if identity_type == "iamuser":
+        return record.identity_text("userName")
+    return ""
+
+
+def outcome(record: Record) -> str:
+    if record.error_code:
+        return "failure"
+    if record.event_source.lower() == "signin.amazonaws.com":
+        # A failed sign-in has no errorCode in many trails, only ConsoleLogin: Failure in the response.
+        result = as_text(record.response.get("ConsoleLogin"))
+        if result and result.lower() != "success":
+            return "failure"
+    return "success"
+
+
+def summarize(record: Record) -> dict[str, Any]:
+    """One related event as a small, picklable dict: what a timeline row and the severity steps need."""
+    target = record.request.get("userName")
+    return {
+        "Key": event_key(record),
+        "Time": record.time_text,
+        "Source": record.event_source.lower(),
+        "Name": record.event_name,
+        "Outcome": outcome(record),
+        "ErrorCode": record.error_code,
+        "AccountId": record.recipient_account or record.actor_account,
+        "Actor": principal(record),
+        "ActorArn": record.identity_text("arn"),
+        "ActorType": record.identity_text("type"),
+        "Subject": subject(record),
+        "Target": "" if target in (None, "") else as_text(target),
+        "SourceIpAddress": record.source_ip,
+        "UserAgent": record.user_agent,
+    }
+
+
+class RelatedEvents:
+    """The collector: keeps identity-plane records from every input, whatever file they are in."""
+
+    needles = [b"iam.amazonaws.com", b"signin.amazonaws.com", *(n.encode() for n in sorted(_KEPT_STS_CALLS))]
+
+    def keep(self, record: Record) -> dict | None:
+        if record.time is None:  # context is about when; an undated record cannot be placed
+            return None
+        source = record.event_source.lower()
+        if source in _KEPT_SOURCES:
+            return summarize(record)
+        if source == "sts.amazonaws.com" and record.event_name.lower() in _KEPT_STS_CALLS:
+            return summarize(record)
+        return None
