@@ -21,9 +21,19 @@ from .state import StateStore
 CRASH_ENV = "TRAILHOUND_TEST_CRASH_AT"
 
 
+# Test hook: seconds to spend on each input before scanning it, so a test can signal mid-object or watch a
+# message's visibility being extended.
+SLOW_ENV = "TRAILHOUND_TEST_SLOW_INPUT_S"
+
+
 def crash_point(name: str) -> None:
     if os.environ.get(CRASH_ENV) == name:
         os._exit(70)
+
+
+def slow_down() -> None:
+    if os.environ.get(SLOW_ENV):
+        time.sleep(float(os.environ[SLOW_ENV]))
 
 
 @dataclass
@@ -61,7 +71,7 @@ def with_etag(item: S3Object) -> S3Object | str:
 
 def process(engine: Engine, inputs: Iterable[Any], threads: int = 8,
             should_stop: Callable[[], bool] = lambda: False,
-            on_result: Callable[[InputResult], None] | None = None) -> Outcome:
+            on_start: Callable[[Any], None] | None = None) -> Outcome:
     """Scan `inputs` (S3 objects and any other inputs), downloads `threads` at a time, and store the alerts
     with the processed marks. `should_stop` is asked before each input: a stop finishes the inputs already
     scanned, stores them, and leaves the rest for the next run."""
@@ -72,6 +82,9 @@ def process(engine: Engine, inputs: Iterable[Any], threads: int = 8,
         for item in prefetched(_until(fresh(inputs, engine.state, outcome), should_stop), threads):
             if should_stop():  # downloads already ahead are dropped: the next run reads them
                 return
+            if on_start:
+                on_start(item)
+            slow_down()
             result = scan_input(item, engine.rules, engine.options)
             original = getattr(item, "item", item)
             if result.problem is None:
@@ -80,8 +93,6 @@ def process(engine: Engine, inputs: Iterable[Any], threads: int = 8,
                     marks.append(original)
             else:
                 outcome.failed[result.origin] = result.problem
-            if on_result:
-                on_result(result)
             yield result
 
     def processed() -> list[S3Object]:  # called by the engine just before its one transaction

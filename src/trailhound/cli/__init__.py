@@ -10,6 +10,7 @@ from ..errors import ConfigError
 from ..textsafe import inert
 from . import rules as rules_cmd
 from . import scan as scan_cmd
+from . import watch as watch_cmd
 
 app = typer.Typer(
     name="trailhound",
@@ -19,6 +20,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("scan")(scan_cmd.scan)
+app.command("watch")(watch_cmd.watch)
 app.add_typer(rules_cmd.app, name="rules")
 
 

@@ -43,7 +43,7 @@ def days(selection: Selection, now: datetime | None = None) -> list[date] | None
     """The delivery days that can hold events in the window; None when every day can (no --since)."""
     if selection.since is None:
         return None
-    end = (selection.until or now or datetime.now(timezone.utc)) + DELIVERY_SLACK
+    end = max(selection.until or now or datetime.now(timezone.utc), selection.since) + DELIVERY_SLACK
     first = selection.since.astimezone(timezone.utc).date()
     last = end.astimezone(timezone.utc).date()
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
@@ -53,11 +53,22 @@ def partitions(prefix: str, selection: Selection, list_folders: ListFolders,
                now: datetime | None = None) -> Iterator[str]:
     """The prefixes to list below `prefix`: the CloudTrail partitions that can match, or `prefix` itself
     when it does not follow the delivery layout (any bucket of log files can still be scanned)."""
+    list_folders = _memo(list_folders)
     root, given = _split(prefix, list_folders)
     if root is None:
         yield prefix
         return
     yield from _top(root, given, selection, list_folders, days(selection, now))
+
+
+def _memo(list_folders: ListFolders) -> ListFolders:
+    seen: dict[str, list[str]] = {}
+
+    def cached(prefix: str) -> list[str]:
+        if prefix not in seen:
+            seen[prefix] = list_folders(prefix)
+        return seen[prefix]
+    return cached
 
 
 def _split(prefix: str, list_folders: ListFolders) -> tuple[str | None, list[str]]:
