@@ -47,8 +47,9 @@ class WatchSettings:
     batch_size: int = 50  # objects per transaction when polling S3
 
 
-class StopWatching(Exception):
-    """Raised by the signal handler only while idle, to leave a long poll or a sleep at once."""
+class StopWatching(BaseException):
+    """Raised by the signal handler only while idle, to leave a long poll or a sleep at once. A
+    BaseException, like KeyboardInterrupt: botocore's retry logic catches Exception and would swallow it."""
 
 
 class Stopper:
