@@ -152,3 +152,11 @@ def test_multi_member_gzip_objects_are_streamed_whole(aws):
     boto3.client("s3").put_object(Bucket="trail", Key="multi.json.gz", Body=body)
     data = S3Object("trail", "multi.json.gz").read()
     assert [r["eventID"] for r in orjson.loads(data)] == ["m-1", "m-2"]
+
+
+def test_usage_errors_for_remote_options_exit_2(tmp_path):
+    (tmp_path / "a.json").write_text("[]")
+    for args, says in ((["scan"], "nothing to scan"), (["scan", str(tmp_path), "--accounts", "1"], "--accounts"),
+                       (["scan", "s3://"], "not an S3 URL")):
+        result = run_cli(*args)
+        assert result.returncode == 2 and says in result.stderr, (args, result.stderr)

@@ -72,7 +72,7 @@ def scan(
             remote = select.is_remote(paths, event_history)
             if (accounts or regions) and not remote:
                 raise ConfigError("--accounts/--regions apply to s3:// URLs and --event-history only")
-            select.check(paths)
+            select.check(paths, event_history)
             store = stack.enter_context(StateStore(state)) if state else None
             engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window)
             if remote:

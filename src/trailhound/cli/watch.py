@@ -10,6 +10,7 @@ from typing import List, Optional
 import typer
 
 from ..errors import ConfigError
+from ..sources import select
 from ..textsafe import inert
 from .scan import EXIT_BAD_INPUT, EXIT_USAGE, _dedup_fields, _format, _rules, _split
 
@@ -57,6 +58,7 @@ def watch(
             raise ConfigError("give either --sqs-queue-url URL or s3://bucket/prefix URLs to watch")
         if not state:
             raise ConfigError("--state FILE is required: it is what makes alerts exactly-once")
+        select.require_boto3()
         if any(not u.startswith("s3://") for u in urls or []):
             raise ConfigError("watch reads s3:// URLs only; use `trailhound scan` for local files")
         settings = WatchSettings(

@@ -7,6 +7,7 @@ lazily in whichever process reads, through boto3's own chain (profiles, environm
 
 from __future__ import annotations
 
+import os
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -23,19 +24,22 @@ except ImportError:  # pragma: no cover - exercised only where isal does not ins
     import zlib  # type: ignore[no-redef]
 
 _CHUNK = 1 << 20
-_local = threading.local()
+_clients: dict[tuple[int, str], Any] = {}
+_clients_lock = threading.Lock()
 
 
 def client(service: str = "s3") -> Any:
-    """One boto3 client per thread and service (boto3 sessions are not thread-safe; clients are cheap)."""
-    cache = _local.__dict__.setdefault("clients", {})
-    if service not in cache:
-        import boto3  # only where AWS is used: `trailhound scan` of local files must start fast
-        from botocore.config import Config
+    """One boto3 client per process and service, shared by the download threads: clients are thread-safe
+    once made, and making one costs tens of milliseconds. Keyed by pid: a forked worker makes its own."""
+    key = (os.getpid(), service)
+    with _clients_lock:
+        if key not in _clients:
+            import boto3  # only where AWS is used: `trailhound scan` of local files must start fast
+            from botocore.config import Config
 
-        cache[service] = boto3.session.Session().client(
-            service, config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32))
-    return cache[service]
+            _clients[key] = boto3.session.Session().client(
+                service, config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32))
+        return _clients[key]
 
 
 class S3ReadError(ReadError):
