@@ -174,10 +174,22 @@ class Watcher:
                 self.problems += 1
                 logs.warning("message.left_for_redrive", message=message.id, receive_count=message.receive_count,
                              reason=held[message.id])
-        for failure in queue.delete(deletable) if deletable else []:
-            logs.warning("message.delete_failed", reason=failure)
         if deletable:
-            logs.event("messages.deleted", count=len(deletable))
+            self._delete(queue, deletable)
+
+    def _delete(self, queue: Queue, messages: list[Message]) -> None:
+        """A message that cannot be deleted comes back later, finds its objects processed, and is deleted
+        then: a warning, not a failure."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            failures = queue.delete(messages)
+            deleted = len(messages) - len(failures)
+        except (ClientError, BotoCoreError) as exc:
+            failures, deleted = [describe_client_error(exc)], 0
+        for failure in failures:
+            logs.warning("message.delete_failed", reason=failure)
+        logs.event("messages.deleted", count=deleted)
 
     def _resolve(self, found: list[S3Object], message: Message, held: dict[str, str]) -> list[S3Object]:
         out: list[S3Object] = []
