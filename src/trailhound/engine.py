@@ -183,7 +183,7 @@ class Engine:
     def finish(self, results: Iterable[InputResult],
                processed: Callable[[], Iterable[ObjectMark]] | None = None) -> ScanResult:
         """`processed`, called once every result is in, names the objects to mark done in the state store,
-        in the same transaction as the alerts (see `sources.checkpoint`)."""
+        in the same transaction as the alerts (see `incremental.py`)."""
         summary = Summary()
         matches: list[Alert] = []
         related: list[dict] = []
