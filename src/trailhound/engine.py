@@ -11,14 +11,14 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Iterable, Protocol
+from typing import Any, Callable, Iterable, Protocol
 
 from .alerts import DEFAULT_DEDUP_FIELDS, Alert, dedup_entity, make_alert
 from .allowlist import Allowlist, Exclusion
 from .records import Record
 from .rules.base import Rule
 from .shapes import parse
-from .state import StateStore
+from .state import ObjectMark, StateStore
 
 
 class Input(Protocol):
@@ -129,6 +129,7 @@ class Summary:
     already_alerted: int = 0  # state: this event alerted in an earlier run
     within_window: int = 0  # state: same rule and DedupEntity alerted within the dedup window
     alerts: int = 0
+    already_processed: int = 0  # state: S3 objects an earlier run read whole, not read again
     bad_inputs: list[tuple[str, str]] = field(default_factory=list)
     excluded_by: Counter = field(default_factory=Counter)
     expired_entries: list[str] = field(default_factory=list)
@@ -179,7 +180,10 @@ class Engine:
         outcome.summary.seconds = time.perf_counter() - started
         return outcome
 
-    def finish(self, results: Iterable[InputResult]) -> ScanResult:
+    def finish(self, results: Iterable[InputResult],
+               processed: Callable[[], Iterable[ObjectMark]] | None = None) -> ScanResult:
+        """`processed`, called once every result is in, names the objects to mark done in the state store,
+        in the same transaction as the alerts (see `incremental.py`)."""
         summary = Summary()
         matches: list[Alert] = []
         related: list[dict] = []
@@ -203,7 +207,7 @@ class Engine:
         if self.state is not None:
             if excluded:
                 self.state.record_exclusions(excluded)
-            admitted = self.state.admit(alerts, self.dedup_window_s)
+            admitted = self.state.admit(alerts, self.dedup_window_s, processed=processed() if processed else ())
             summary.already_alerted = len(admitted.duplicate_events)
             summary.within_window = len(admitted.within_window)
             alerts = admitted.new

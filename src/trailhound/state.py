@@ -1,4 +1,4 @@
-"""The state store: one SQLite file remembering alerts, exclusions and (later) processed objects and deliveries.
+"""The state store: one SQLite file remembering alerts, exclusions, processed objects and (later) deliveries.
 
 WAL mode and a busy timeout let two runs share a file; every check-and-insert happens inside one
 `BEGIN IMMEDIATE` transaction, so two runs racing on the same event still store (and emit) it once.
@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterable, Iterator, Protocol
 
 import orjson
 
@@ -83,7 +83,23 @@ CREATE TABLE IF NOT EXISTS related_events (
 CREATE INDEX IF NOT EXISTS related_subject ON related_events (account, subject, event_time);
 CREATE INDEX IF NOT EXISTS related_target ON related_events (account, target, event_time);
 CREATE INDEX IF NOT EXISTS related_actor ON related_events (actor, event_time);
+CREATE TABLE IF NOT EXISTS processed_objects (
+    bucket       TEXT NOT NULL,
+    key          TEXT NOT NULL,
+    etag         TEXT NOT NULL,
+    processed_at REAL NOT NULL,
+    run_id       TEXT NOT NULL,
+    PRIMARY KEY (bucket, key, etag)
+);
 """
+
+
+class ObjectMark(Protocol):
+    """An object read whole (an S3 object: bucket, key and ETag, so a rewritten object is read again)."""
+
+    bucket: str
+    key: str
+    etag: str
 
 
 @dataclass
@@ -127,11 +143,17 @@ class StateStore:
             raise
         self.db.execute("COMMIT")
 
-    def admit(self, alerts: list[Alert], window_s: float, now: float | None = None) -> Admission:
-        """Store the alerts that are new; say which were already raised (same event) or deduplicated."""
+    def admit(self, alerts: list[Alert], window_s: float, now: float | None = None,
+              processed: Iterable[ObjectMark] = ()) -> Admission:
+        """Store the alerts that are new; say which were already raised (same event) or deduplicated.
+
+        `processed` (S3 objects read whole) is marked in the same transaction as the alerts, so a crash
+        leaves either both or neither: an object is never marked done without its alerts.
+        """
         now = time.time() if now is None else now
         result = Admission([], [], [])
         with self.transaction() as db:
+            self._mark_processed(db, processed, now)
             for alert in alerts:
                 event_key = alert.key.split("|", 1)[1]
                 if db.execute("SELECT 1 FROM alerts WHERE rule_id=? AND event_key=?",
@@ -191,8 +213,16 @@ class StateStore:
                                (_like_prefix(id_prefix), limit)).fetchall()
         return [(orjson.loads(row), orjson.loads(raw)) for row, raw in rows]
 
+    def _mark_processed(self, db: sqlite3.Connection, marks: Iterable[ObjectMark], now: float) -> None:
+        db.executemany("INSERT OR IGNORE INTO processed_objects (bucket, key, etag, processed_at, run_id)"
+                       " VALUES (?,?,?,?,?)", ((m.bucket, m.key, m.etag, now, self.run_id) for m in marks))
+
+    def is_processed(self, mark: ObjectMark) -> bool:
+        return self.db.execute("SELECT 1 FROM processed_objects WHERE bucket=? AND key=? AND etag=?",
+                               (mark.bucket, mark.key, mark.etag)).fetchone() is not None
+
     def count(self, table: str) -> int:
-        assert table in ("alerts", "exclusions", "related_events")
+        assert table in ("alerts", "exclusions", "related_events", "processed_objects")
         return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
 
 

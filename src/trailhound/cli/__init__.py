@@ -13,6 +13,7 @@ from . import context as context_cmd
 from . import respond as respond_cmd
 from . import rules as rules_cmd
 from . import scan as scan_cmd
+from . import watch as watch_cmd
 
 app = typer.Typer(
     name="trailhound",
@@ -22,6 +23,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("scan")(scan_cmd.scan)
+app.command("watch")(watch_cmd.watch)
 app.add_typer(rules_cmd.app, name="rules")
 app.add_typer(alerts_cmd.app, name="alerts")
 alerts_cmd.app.command("timeline")(context_cmd.timeline)

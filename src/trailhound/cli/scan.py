@@ -18,7 +18,8 @@ from ..errors import ConfigError
 from ..output import FORMATS, write_alerts
 from ..related import RelatedEvents
 from ..rules import load_rules
-from ..sources.files import check_paths, iter_files
+from ..sources import select
+from ..sources.files import iter_files
 from ..state import StateStore
 from ..textsafe import inert
 from ..timeutil import parse_duration, parse_when
@@ -28,7 +29,8 @@ EXIT_UNDELIVERED = 4
 
 
 def scan(
-    paths: List[str] = typer.Argument(..., help="CloudTrail files or folders (read recursively), any shape, .gz or not."),
+    paths: Optional[List[str]] = typer.Argument(
+        None, help="CloudTrail files or folders (read recursively), any shape, .gz or not; or s3://bucket/prefix."),
     fmt: Optional[str] = typer.Option(None, "--format", "-f",
                                       help="table | jsonl | json | ocsf (default: table on a terminal, jsonl otherwise)."),
     state: Optional[Path] = typer.Option(None, "--state", help="SQLite file remembering alerts across runs."),
@@ -55,6 +57,13 @@ def scan(
                                              "securityhub[:REGION]; env:NAME reads a target from the environment."),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file of sinks and delivery settings."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
+    accounts: Optional[List[str]] = typer.Option(None, "--accounts",
+                                                 help="s3://: only these account ids (comma-separated, repeatable)."),
+    regions: Optional[List[str]] = typer.Option(None, "--regions",
+                                                help="s3:// and --event-history: only these regions (comma-separated)."),
+    event_history: bool = typer.Option(False, "--event-history",
+                                       help="Also read CloudTrail's 90-day event history (LookupEvents); no trail needed."),
+    threads: int = typer.Option(8, "--threads", help="s3://: parallel downloads."),
 ) -> None:
     """Scan CloudTrail files and folders; alerts go to stdout, progress and problems to stderr.
 
@@ -75,12 +84,21 @@ def scan(
             window = parse_duration(dedup_window, "--dedup-window").total_seconds()
             rules = _rules(rule)
             allow = load_allowlist(allowlist) if allowlist else None
-            check_paths(paths)
+            paths = paths or []
+            if not paths and not event_history:
+                raise ConfigError("nothing to scan: give files, folders, s3:// URLs or --event-history")
+            remote = select.is_remote(paths, event_history)
+            if (accounts or regions) and not remote:
+                raise ConfigError("--accounts/--regions apply to s3:// URLs and --event-history only")
+            select.check(paths, event_history)
             sinks = _sinks(config, sink)
             store = stack.enter_context(StateStore(state)) if state else None
             engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window,
                             enrichers=(ContextEnricher(policy),))
-            result = engine.run(iter_files(paths))
+            if remote:
+                result = _scan_remote(engine, paths, options, rules, accounts, regions, event_history, threads)
+            else:
+                result = engine.run(iter_files(paths))
     except ConfigError as exc:
         _error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
@@ -100,6 +118,19 @@ def scan(
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
+def _scan_remote(engine, paths, options, rules, accounts, regions, event_history, threads):
+    from ..incremental import process  # boto3 is imported only on this path
+    from ..sources.s3_layout import Selection
+
+    selection = Selection(options.since, options.until, frozenset(_split(accounts)), tuple(_split(regions)))
+    configured = select.configured_region() if event_history and not regions else None
+    return process(engine, select.inputs(paths, selection, rules, event_history, configured), threads).result
+
+
+def _split(values: list[str] | None) -> list[str]:
+    return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
+
+
 def report(summary: Summary) -> None:
     """Problems one line each, then a one-line summary, all on stderr."""
     for origin, reason in summary.bad_inputs:
@@ -110,6 +141,7 @@ def report(summary: Summary) -> None:
              f"{summary.matches} match(es)", f"{summary.alerts} alert(s)"]
     for label, value in (("duplicate event(s)", summary.duplicates), ("excluded by allowlist", summary.excluded),
                          ("already alerted", summary.already_alerted),
+                         ("object(s) already processed", summary.already_processed),
                          ("deduplicated within window", summary.within_window),
                          ("outside --since/--until", summary.out_of_range),
                          ("with unreadable time", summary.undated),

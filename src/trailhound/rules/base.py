@@ -49,6 +49,9 @@ class Rule:
     # Case-insensitive literals that every raw record this rule can match contains, lower-case bytes.
     # The engine skips records and files holding none of them; they must never change results.
     needles: ClassVar[list[bytes]] = []
+    # The exact eventNames the rule can match, when it knows them: lets API sources (event history) ask
+    # for those events only. Empty: the rule cannot say, and such sources fetch every event.
+    event_names: ClassVar[list[str]] = []
     examples: ClassVar[list[Example]] = []
 
     def matches(self, record: Record) -> bool:

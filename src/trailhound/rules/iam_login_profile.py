@@ -70,6 +70,7 @@ class PasswordAssignedToExistingIAMUser(Rule):
     techniques = ["T1078.004", "T1098.001"]
     severity = "Medium"
     needles = [b"createloginprofile"]
+    event_names = ["CreateLoginProfile"]
 
     examples = [
         Example("no reset required", _iam_call(False), True, {"TargetUserName": "alice"}),

@@ -1,0 +1,52 @@
+"""Which inputs a scan reads: local paths, s3:// URLs (partitions pruned) and the event history API."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Iterator
+
+from ..errors import ConfigError
+from ..rules.base import Rule
+from .event_history import EventHistoryInput, default_regions
+from .files import check_paths, iter_files
+from .s3 import is_s3_url, objects, parse_url
+from .s3_layout import Selection
+
+
+def is_remote(paths: Iterable[str], event_history: bool) -> bool:
+    return event_history or any(is_s3_url(p) for p in paths)
+
+
+def check(paths: Iterable[str], event_history: bool = False) -> None:
+    """Usage errors before anything is read: missing local paths, malformed s3:// URLs, no boto3."""
+    paths = list(paths)
+    for url in filter(is_s3_url, paths):
+        parse_url(url)
+    if is_remote(paths, event_history):
+        require_boto3()
+    check_paths([p for p in paths if not is_s3_url(p)])
+
+
+def inputs(paths: Iterable[str], selection: Selection, rules: list[Rule], event_history: bool = False,
+           configured_region: str | None = None) -> Iterator[Any]:
+    local = [p for p in paths if not is_s3_url(p)]
+    yield from iter_files(local)
+    for url in (p for p in paths if is_s3_url(p)):
+        yield from objects(url, selection)
+    if event_history:
+        names = tuple(sorted({n for rule in rules for n in rule.event_names})) if all(
+            rule.event_names for rule in rules) else ()
+        for region in selection.regions or default_regions(configured_region):
+            yield EventHistoryInput(region, names, selection.since, selection.until)
+
+
+def require_boto3() -> None:
+    try:
+        import boto3  # noqa: F401
+    except ImportError:
+        raise ConfigError("reading from AWS needs boto3: pip install 'trailhound[aws]'") from None
+
+
+def configured_region() -> str | None:
+    import boto3
+
+    return boto3.session.Session().region_name
