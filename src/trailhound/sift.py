@@ -13,7 +13,7 @@ from .prefilter import Matcher
 from .reader import ReadError, chunks, open_input
 from .shapes import Document, looks_truncated, parse, parse_selected
 
-IN_MEMORY_LIMIT = 160 << 20  # decompressed bytes held at once; keeps a worker well under 300 MB
+IN_MEMORY_LIMIT = 96 << 20  # decompressed bytes held at once: with the parse around it, a worker stays < 300 MB
 
 
 @dataclass

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from contextlib import ExitStack
@@ -15,6 +16,7 @@ from ..allowlist import load_allowlist
 from ..engine import Engine, ScanOptions, Summary
 from ..errors import ConfigError
 from ..output import FORMATS, write_alerts
+from ..progress import progress_bar
 from ..rules import load_rules
 from ..sources.files import check_paths, iter_files
 from ..state import StateStore
@@ -39,6 +41,11 @@ def scan(
                                      help="With --state: suppress an alert whose DedupEntity alerted this recently."),
     rule: Optional[List[str]] = typer.Option(None, "--rule", help="Run only this rule (repeatable)."),
     fail_on_alert: bool = typer.Option(False, "--fail-on-alert", help="Exit 3 when any alert is emitted."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j",
+                                          help="Processes scanning files at once (default: the CPU count)."),
+    no_prefilter: bool = typer.Option(False, "--no-prefilter",
+                                      help="Parse every record, even those holding no rule's needle "
+                                           "(slower; same alerts)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
 ) -> None:
     """Scan CloudTrail files and folders; alerts go to stdout, progress and problems to stderr.
@@ -52,6 +59,7 @@ def scan(
                 since=parse_when(since, "--since") if since else None,
                 until=parse_when(until, "--until") if until else None,
                 dedup_fields=_dedup_fields(dedup_fields),
+                prefilter=not no_prefilter,
             )
             output_format = _format(fmt)
             window = parse_duration(dedup_window, "--dedup-window").total_seconds()
@@ -59,8 +67,11 @@ def scan(
             allow = load_allowlist(allowlist) if allowlist else None
             check_paths(paths)
             store = stack.enter_context(StateStore(state)) if state else None
-            engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window)
-            result = engine.run(iter_files(paths))
+            inputs = list(iter_files(paths))
+            advance = stack.enter_context(progress_bar(len(inputs), sum(i.size() for i in inputs)))
+            engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window,
+                            workers=_workers(workers, len(inputs)), progress=advance)
+            result = engine.run(inputs)
     except ConfigError as exc:
         _error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
@@ -91,6 +102,7 @@ def report(summary: Summary) -> None:
                          ("outside --since/--until", summary.out_of_range),
                          ("with unreadable time", summary.undated),
                          ("skipped (digest/Insights)", summary.skipped),
+                         ("input(s) skipped unparsed (no needle)", summary.prefiltered),
                          ("unreadable item(s)", summary.unreadable),
                          ("bad input(s)", len(summary.bad_inputs))):
         if value:
@@ -108,6 +120,13 @@ def _format(fmt: str | None) -> str:
     if fmt not in FORMATS:
         raise ConfigError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     return fmt
+
+
+def _workers(requested: int | None, inputs: int) -> int:
+    if requested is not None and requested < 1:
+        raise ConfigError(f"--workers: {requested} is not a positive number")
+    wanted = requested or os.cpu_count() or 1
+    return max(1, min(wanted, inputs))  # a process per file at most: starting idle ones costs time
 
 
 def _dedup_fields(text: str) -> tuple[str, ...]:
