@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: venv demo test clean
+.PHONY: venv demo test bench clean
 
 venv: $(STAMP)
 
@@ -22,5 +22,13 @@ demo: venv
 test: venv
 	$(PY) -m pytest -q
 
+# The throughput benchmark: a ~1 GB corpus (written once), then every contender on it. Needs jq and DuckDB.
+BENCH_CORPUS ?= benchmarks/corpus
+bench: venv
+	$(PY) -m pip install --quiet -e '.[bench]'
+	command -v jq >/dev/null || (apt-get update && apt-get install -y jq)
+	test -f $(BENCH_CORPUS)/expected.txt || $(PY) benchmarks/make_corpus.py $(BENCH_CORPUS)
+	$(PY) benchmarks/run.py $(BENCH_CORPUS)
+
 clean:
-	rm -rf $(VENV) demo .pytest_cache .hypothesis
+	rm -rf $(VENV) demo .pytest_cache .hypothesis benchmarks/corpus
