@@ -53,6 +53,7 @@ JQ_FILTER = ('.Records[] | select((.eventName|ascii_downcase) == "createloginpro
 DUCKDB = """
 import sys, duckdb
 con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
 rows = con.execute('''
     SELECT json_extract_string(r, '$.eventID') FROM (
         SELECT unnest(Records) AS r FROM read_json(?, columns = {'Records': 'JSON[]'}, compression = 'gzip',

@@ -148,3 +148,11 @@ def test_stream_chunk_boundaries_do_not_hide_a_needle(tmp_path, monkeypatch):
     assert [a["EventID"] for a in plain] == ["x"]
     assert isinstance(make_matcher([b"abc"], "portable"), PortableMatcher)
     assert FileInput(str(path)).size() > 0
+
+
+def test_a_delivery_file_with_a_hit_parses_only_the_records_that_hold_a_needle(tmp_path):
+    from trailhound.engine import scan_input
+
+    path = write(tmp_path / "d.json.gz", {"Records": [record(eventID="x")] + [record(eventName="GetUser")] * 5}, gz=True)
+    result = scan_input(FileInput(str(path)), RULES, ScanOptions())
+    assert result.unparsed == 5 and result.records == 6 and len(result.alerts) == 1 and not result.prefiltered

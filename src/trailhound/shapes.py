@@ -403,7 +403,7 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool]) -> Do
             doc.unparsed += 1
             continue
         try:
-            item = orjson.loads(raw)
+            item = orjson.loads(memoryview(raw))  # orjson reads the buffer msgspec found, no copy
         except orjson.JSONDecodeError:  # valid to msgspec, not to orjson (an integer past 64 bits): read whole
             return parse(bytes(data))
         _collect_item(item, doc, in_records=True)

@@ -48,9 +48,9 @@ def _stored_size(raw) -> int:
         return 0
 
 
-def _search(raw, matcher: Matcher) -> tuple[bytearray | None, bool, int]:
+def _search(raw, matcher: Matcher) -> tuple[bytes | None, bool, int]:
     """(the decompressed bytes or None when past IN_MEMORY_LIMIT, whether a needle occurs, their size)."""
-    data: bytearray | None = bytearray()
+    blocks: list[bytes] | None = []
     hit = False
     tail = b""
     total = 0
@@ -59,13 +59,16 @@ def _search(raw, matcher: Matcher) -> tuple[bytearray | None, bool, int]:
             hit = matcher.hit(tail + block if tail else block)
             tail = block[-matcher.overlap:] if matcher.overlap else b""
         total += len(block)
-        if data is not None and total > IN_MEMORY_LIMIT:
-            data = None  # too big to hold: keep searching; records are split from a second stream if it hits
-        if data is None and hit:
+        if blocks is not None and total > IN_MEMORY_LIMIT:
+            blocks = None  # too big to hold: keep searching; records are split from a second stream if it hits
+        if blocks is None and hit:
             break
-        if data is not None:
-            data += block
-    return data, hit, total
+        if blocks is not None:
+            blocks.append(block)
+    if blocks is None:
+        return None, hit, total
+    # Most files are one block: no copy. Joining only what is kept, and only once.
+    return (blocks[0] if len(blocks) == 1 else b"".join(blocks)), hit, total
 
 
 def _stream_records(item, matcher: Matcher) -> Document:
