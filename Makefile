@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: venv demo test clean chromium
+.PHONY: venv demo test bench clean chromium
 
 venv: $(STAMP)
 
@@ -28,5 +28,13 @@ chromium:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
 		|| echo "warning: chromium could not be installed; the HTML report's browser tests will skip"
 
+# The throughput benchmark: a ~1 GB corpus (written once), then every contender on it. Needs jq and DuckDB.
+BENCH_CORPUS ?= benchmarks/corpus
+bench: venv
+	$(PY) -m pip install --quiet -e '.[bench]'
+	command -v jq >/dev/null || (apt-get update && apt-get install -y jq)
+	test -f $(BENCH_CORPUS)/expected.txt || $(PY) benchmarks/make_corpus.py $(BENCH_CORPUS)
+	$(PY) benchmarks/run.py $(BENCH_CORPUS)
+
 clean:
-	rm -rf $(VENV) demo .pytest_cache .hypothesis
+	rm -rf $(VENV) demo .pytest_cache .hypothesis benchmarks/corpus

@@ -11,12 +11,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Protocol
+from typing import Any, Callable, Iterable, Iterator, Protocol
 
 from .alerts import DEFAULT_DEDUP_FIELDS, Alert, dedup_entity, make_alert
 from .allowlist import Allowlist, Exclusion
 from .records import Record
 from .rules.base import Rule
+from .prefilter import Matcher, make_matcher
 from .shapes import parse
 from .state import ObjectMark, StateStore
 
@@ -53,6 +54,8 @@ class ScanOptions:
     until: datetime | None = None
     dedup_fields: tuple[str, ...] = DEFAULT_DEDUP_FIELDS
     collectors: tuple[Collector, ...] = ()
+    prefilter: bool = True  # parse only what holds a rule's or collector's needle; never changes results
+    matcher: str = "auto"  # "hyperscan", "portable" or "auto" (the fastest that loads)
 
 
 @dataclass
@@ -69,6 +72,8 @@ class InputResult:
     alerts: list[Alert] = field(default_factory=list)
     related: list[dict] = field(default_factory=list)
     problem: str | None = None
+    prefiltered: bool = False  # no needle anywhere: skipped unparsed
+    unparsed: int = 0  # records counted but not parsed: they hold no needle
 
 
 def evaluate(records: Iterable[dict], rules: list[Rule], options: ScanOptions, result: InputResult) -> None:
@@ -99,19 +104,65 @@ def evaluate(records: Iterable[dict], rules: list[Rule], options: ScanOptions, r
                 result.related.append(kept)
 
 
+_MATCHERS: dict[tuple, Matcher] = {}
+
+
+def matcher_for(rules: list[Rule], options: ScanOptions) -> Matcher | None:
+    """The prefilter for these rules and collectors, or None when it is off or something declares no needle
+    (a rule without needles could match anything, so nothing may be skipped)."""
+    if not options.prefilter:
+        return None
+    needs = [r.needles for r in rules] + [getattr(c, "needles", None) for c in options.collectors]
+    if not needs or any(not n for n in needs):
+        return None
+    key = (tuple(sorted({bytes(x).lower() for n in needs for x in n})), options.matcher)
+    if key not in _MATCHERS:  # compiled once per process: workers reuse it for every file
+        _MATCHERS[key] = make_matcher(key[0], options.matcher)
+    return _MATCHERS[key]
+
+
 def scan_input(item: Input, rules: list[Rule], options: ScanOptions) -> InputResult:
     result = InputResult(origin=item.origin)
+    matcher = matcher_for(rules, options)
     try:
-        data = item.read()
+        if matcher is None:
+            data = item.read()
+            result.bytes = len(data)
+            doc = parse(data)
+        else:
+            from .sift import sift
+
+            sifted = sift(item, matcher)
+            result.bytes, doc = sifted.bytes, sifted.document
     except OSError as exc:
         result.problem = f"cannot read ({exc.strerror or exc})"
         return result
-    result.bytes = len(data)
-    doc = parse(data)
-    result.skipped, result.unreadable = doc.skipped, doc.unreadable
+    if doc is None:
+        result.prefiltered = True
+        return result
+    result.skipped, result.unreadable, result.unparsed = doc.skipped, doc.unreadable, doc.unparsed
+    result.records = doc.unparsed
     result.problem = doc.problem
     evaluate(doc.records, rules, options, result)
     return result
+
+
+def _scan_one(job: tuple) -> InputResult:
+    return scan_input(*job)
+
+
+def scan_all(inputs: Iterable[Input], rules: list[Rule], options: ScanOptions, workers: int = 1
+             ) -> Iterator[InputResult]:
+    """Every input's result, in input order; spread over `workers` processes when there is more than one."""
+    if workers <= 1:
+        for item in inputs:
+            yield scan_input(item, rules, options)
+        return
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        # Results come back in input order whatever finishes first, so output never depends on scheduling.
+        yield from pool.map(_scan_one, ((item, rules, options) for item in inputs), chunksize=2)
 
 
 @dataclass
@@ -130,6 +181,7 @@ class Summary:
     within_window: int = 0  # state: same rule and DedupEntity alerted within the dedup window
     alerts: int = 0
     already_processed: int = 0  # state: S3 objects an earlier run read whole, not read again
+    prefiltered: int = 0  # inputs holding no needle: skipped unparsed
     bad_inputs: list[tuple[str, str]] = field(default_factory=list)
     excluded_by: Counter = field(default_factory=Counter)
     expired_entries: list[str] = field(default_factory=list)
@@ -144,6 +196,7 @@ class Summary:
         self.out_of_range += result.out_of_range
         self.undated += result.undated
         self.matches += len(result.alerts)
+        self.prefiltered += result.prefiltered
         if result.problem:
             self.bad_inputs.append((result.origin, result.problem))
 
@@ -164,8 +217,11 @@ class ScanResult:
 class Engine:
     def __init__(self, rules: list[Rule], options: ScanOptions | None = None, allowlist: Allowlist | None = None,
                  state: StateStore | None = None, dedup_window_s: float = 2 * 3600, today: date | None = None,
-                 enrichers: tuple[Enricher, ...] = ()):
+                 enrichers: tuple[Enricher, ...] = (), workers: int = 1,
+                 progress: Callable[[InputResult], None] | None = None):
         self.rules = rules
+        self.workers = workers
+        self.progress = progress
         self.enrichers = enrichers
         self.options = options or ScanOptions()
         self.allowlist = allowlist
@@ -175,10 +231,17 @@ class Engine:
 
     def run(self, inputs: Iterable[Input]) -> ScanResult:
         started = time.perf_counter()
-        results = (scan_input(item, self.rules, self.options) for item in inputs)
+        results = scan_all(inputs, self.rules, self.options, self.workers)
+        if self.progress is not None:
+            results = self._reporting(results)
         outcome = self.finish(results)
         outcome.summary.seconds = time.perf_counter() - started
         return outcome
+
+    def _reporting(self, results: Iterable[InputResult]) -> Iterator[InputResult]:
+        for result in results:
+            self.progress(result)  # type: ignore[misc]
+            yield result
 
     def finish(self, results: Iterable[InputResult],
                processed: Callable[[], Iterable[ObjectMark]] | None = None) -> ScanResult:

@@ -17,8 +17,9 @@ import json
 import re
 import zlib
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, Optional
 
+import msgspec
 import orjson
 
 from .records import from_sentinel_row, is_sentinel_row
@@ -41,6 +42,7 @@ class Document:
     records: list[dict] = field(default_factory=list)
     skipped: int = 0  # digest files, Insights events, CloudWatch control messages: expected, not errors
     unreadable: int = 0  # items or lines that were not CloudTrail records or could not be parsed
+    unparsed: int = 0  # records the prefilter showed hold no needle: counted, never parsed
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -367,6 +369,54 @@ def _accept(record: dict, doc: Document) -> None:
 
 _UNWRAPPERS = (_unwrap_records, _unwrap_digest, _unwrap_eventbridge, _unwrap_cloudwatch, _unwrap_lookup_events,
                _unwrap_lake, _unwrap_log_analytics, _unwrap_sentinel, _unwrap_native, _unwrap_message)
+
+
+class _Delivery(msgspec.Struct):
+    Records: Optional[list[msgspec.Raw]] = None
+
+
+_DELIVERY = msgspec.json.Decoder(_Delivery)
+WHOLE_PARSE_LIMIT = 16 << 20  # past this, Python objects for every record would cost ~10x the bytes
+
+
+def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool]) -> Document:
+    """Like `parse`, but a delivery file's records are parsed only when `wanted(raw_bytes)` says so.
+
+    msgspec walks the `{"Records": [...]}` structure at memory speed without building objects, so record
+    boundaries are exact (a needle inside a string or a nested object cannot fool it). Any other shape, or
+    a document that does not validate, goes through `parse` whole, which reads every shape and salvages.
+    """
+    if data.startswith(BOM):
+        data = memoryview(data)[len(BOM):]
+    try:
+        raws = _DELIVERY.decode(data).Records
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        raws = None
+    if raws is None:
+        if len(data) > WHOLE_PARSE_LIMIT:  # a big array or NDJSON file: one record at a time, not all at once
+            from .splitter import split_stream
+            return split_stream([bytes(data)], wanted)[0]
+        return parse(bytes(data))
+    doc = Document()
+    for raw in raws:
+        if not wanted(raw):
+            doc.unparsed += 1
+            continue
+        try:
+            item = orjson.loads(memoryview(raw))  # orjson reads the buffer msgspec found, no copy
+        except orjson.JSONDecodeError:  # valid to msgspec, not to orjson (an integer past 64 bits): read whole
+            return parse(bytes(data))
+        _collect_item(item, doc, in_records=True)
+    if doc.unreadable and not doc.problems:
+        doc.problems.append(f"{doc.unreadable} item(s) were not CloudTrail records")
+    return doc
+
+
+def looks_truncated(data: bytes | bytearray) -> bool:
+    """A JSON document that stops before its closing bracket: caught without parsing it."""
+    start = data[:64].lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
+    end = data[-64:].rstrip(b" \t\r\n")[-1:]
+    return start in (b"{", b"[") and end not in (b"}", b"]")
 
 
 def iter_records(data: bytes) -> Iterator[dict]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import traceback
 from contextlib import ExitStack
@@ -17,6 +18,7 @@ from ..engine import Engine, ScanOptions, Summary
 from ..errors import ConfigError
 from ..output import FORMATS, write_alerts
 from ..related import RelatedEvents
+from ..progress import progress_bar
 from ..rules import load_rules
 from ..sources import select
 from ..sources.files import iter_files
@@ -56,6 +58,11 @@ def scan(
                                              "(repeatable): jsonl:PATH, webhook:URL, slack:URL, sns:TOPIC_ARN, "
                                              "securityhub[:REGION]; env:NAME reads a target from the environment."),
     config: Optional[Path] = typer.Option(None, "--config", help="TOML file of sinks and delivery settings."),
+    workers: Optional[int] = typer.Option(None, "--workers", "-j",
+                                          help="Processes scanning files at once (default: the CPU count)."),
+    no_prefilter: bool = typer.Option(False, "--no-prefilter",
+                                      help="Parse every record, even those holding no rule's needle "
+                                           "(slower; same alerts)."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
     accounts: Optional[List[str]] = typer.Option(None, "--accounts",
                                                  help="s3://: only these account ids (comma-separated, repeatable)."),
@@ -78,6 +85,7 @@ def scan(
                 until=parse_when(until, "--until") if until else None,
                 dedup_fields=_dedup_fields(dedup_fields),
                 collectors=(RelatedEvents(),),
+                prefilter=not no_prefilter,
             )
             policy = policy_from_options(onboarding_window, login_window, severity_steps)
             output_format = _format(fmt)
@@ -93,12 +101,17 @@ def scan(
             select.check(paths, event_history)
             sinks = _sinks(config, sink)
             store = stack.enter_context(StateStore(state)) if state else None
-            engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window,
-                            enrichers=(ContextEnricher(policy),))
+            enrichers = (ContextEnricher(policy),)
             if remote:
+                engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window,
+                                enrichers=enrichers)
                 result = _scan_remote(engine, paths, options, rules, accounts, regions, event_history, threads)
             else:
-                result = engine.run(iter_files(paths))
+                inputs = list(iter_files(paths))
+                advance = stack.enter_context(progress_bar(len(inputs), sum(i.size() for i in inputs)))
+                engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window,
+                                enrichers=enrichers, workers=_workers(workers, len(inputs)), progress=advance)
+                result = engine.run(inputs)
     except ConfigError as exc:
         _error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
@@ -146,6 +159,7 @@ def report(summary: Summary) -> None:
                          ("outside --since/--until", summary.out_of_range),
                          ("with unreadable time", summary.undated),
                          ("skipped (digest/Insights)", summary.skipped),
+                         ("input(s) skipped unparsed (no needle)", summary.prefiltered),
                          ("unreadable item(s)", summary.unreadable),
                          ("bad input(s)", len(summary.bad_inputs))):
         if value:
@@ -163,6 +177,13 @@ def _format(fmt: str | None) -> str:
     if fmt not in FORMATS:
         raise ConfigError(f"--format: {fmt!r} is not one of {', '.join(FORMATS)}")
     return fmt
+
+
+def _workers(requested: int | None, inputs: int) -> int:
+    if requested is not None and requested < 1:
+        raise ConfigError(f"--workers: {requested} is not a positive number")
+    wanted = requested or os.cpu_count() or 1
+    return max(1, min(wanted, inputs))  # a process per file at most: starting idle ones costs time
 
 
 def _dedup_fields(text: str) -> tuple[str, ...]:

@@ -1,0 +1,117 @@
+"""The needle prefilter: which raw bytes could hold a record that a rule (or a context collector) needs.
+
+Rules and collectors declare `needles`: lower-case literals that every raw record they can use contains.
+Searching decompressed bytes for them runs near memory speed; parsing runs ~15x slower. So the engine
+parses only what holds a needle, and never a file that holds none.
+
+It must never change results, so the search is conservative:
+- case-insensitive (rules compare with str.lower());
+- a JSON escape of an ASCII letter that occurs in a needle (`\\u0043reateLoginProfile`) counts as a hit:
+  decoders turn it back into the letter, and no ordinary serializer escapes letters, so this costs
+  nothing on real data and closes the evasion;
+- so do the non-ASCII characters whose str.lower() yields such a letter (KELVIN SIGN -> k,
+  LATIN CAPITAL I WITH DOT -> i + a combining dot), raw or escaped.
+
+Hyperscan (SIMD, every pattern in one pass) is used where it installs; otherwise a portable matcher built
+on bytes.lower() and bytes.find/re does the same job, slower.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Iterable
+
+# Every code point above ASCII whose str.lower() holds an ASCII letter (checked by a test over all of them).
+NON_ASCII_FOLDS = {"\u0130": "i", "\u212a": "k"}
+
+
+def hiding_patterns(needles: Iterable[bytes]) -> list[bytes]:
+    """Lower-case byte patterns that could spell a needle letter in a way a plain search would not see."""
+    letters = sorted({chr(b) for needle in needles for b in needle if chr(b).isalpha() and b < 0x80})
+    patterns: set[bytes] = set()
+    for letter in letters:
+        for form in (letter, letter.upper()):
+            patterns.add(f"\\u{ord(form):04x}".encode())
+    for char, letter in NON_ASCII_FOLDS.items():
+        if letter in letters:
+            patterns.add(char.encode("utf-8").lower())
+            patterns.add(f"\\u{ord(char):04x}".encode())
+    return sorted(patterns)
+
+
+class Matcher:
+    """Answers one question fast: could these bytes hold a needle?"""
+
+    engine = "none"
+
+    def __init__(self, needles: Iterable[bytes]):
+        self.needles = sorted({bytes(n).lower() for n in needles if n})
+        if not self.needles:
+            raise ValueError("a prefilter needs at least one needle")
+        self.patterns = self.needles + [p for p in hiding_patterns(self.needles) if p not in self.needles]
+        # A hit may straddle two chunks of a stream: keep this many bytes of the previous chunk.
+        self.overlap = max(len(p) for p in self.patterns) - 1
+
+    def hit(self, data: bytes | memoryview) -> bool:
+        raise NotImplementedError
+
+
+class HyperscanMatcher(Matcher):
+    engine = "hyperscan"
+
+    def __init__(self, needles: Iterable[bytes]):
+        super().__init__(needles)
+        import hyperscan
+
+        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
+        self._db.compile(expressions=[re.escape(p) for p in self.patterns], ids=list(range(len(self.patterns))),
+                         elements=len(self.patterns), flags=[flags] * len(self.patterns))
+        self._scratch = hyperscan.Scratch(self._db)
+
+    def hit(self, data: bytes | memoryview) -> bool:
+        found = []
+
+        def stop(*_args) -> bool:  # the first match answers the question: stop scanning
+            found.append(True)
+            return True
+
+        try:
+            self._db.scan(data, match_event_handler=stop, scratch=self._scratch)
+        except Exception as exc:  # hyperscan reports "scan terminated" as an error
+            if not found:
+                raise RuntimeError(f"hyperscan failed: {exc}") from exc
+        return bool(found)
+
+    def __getstate__(self):  # compiled databases do not pickle: a worker compiles its own
+        return {"needles": self.needles}
+
+    def __setstate__(self, state):
+        self.__init__(state["needles"])
+
+
+class PortableMatcher(Matcher):
+    engine = "portable"
+
+    def __init__(self, needles: Iterable[bytes]):
+        super().__init__(needles)
+        self._hiding = [p for p in self.patterns if p not in self.needles]
+        self._hiding_re = re.compile(b"|".join(re.escape(p) for p in self._hiding)) if self._hiding else None
+
+    def hit(self, data: bytes | memoryview) -> bool:
+        lowered = bytes(data).lower()  # bytes.lower() folds ASCII only, which is what the needles are
+        if any(n in lowered for n in self.needles):
+            return True
+        # Escapes start with a backslash and raw folds with a byte above 0x7f: most data has neither.
+        return self._hiding_re is not None and self._hiding_re.search(lowered) is not None
+
+
+def make_matcher(needles: Iterable[bytes], engine: str = "auto") -> Matcher:
+    """The fastest matcher that loads here (`engine` "auto"), or the one named ("hyperscan", "portable")."""
+    if engine in ("auto", "hyperscan"):
+        try:
+            return HyperscanMatcher(needles)
+        except ImportError:
+            if engine == "hyperscan":
+                raise
+    return PortableMatcher(needles)

@@ -1,0 +1,158 @@
+"""The prefilter never changes results: every input scanned with and without it raises the same alerts."""
+
+from __future__ import annotations
+
+import gzip
+import string
+
+import orjson
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from trailhound import shapes, sift
+from trailhound.demo import write_demo
+from trailhound.engine import Engine, ScanOptions
+from trailhound.prefilter import NON_ASCII_FOLDS, PortableMatcher, hiding_patterns, make_matcher
+from trailhound.rules import load_rules
+from trailhound.sources.files import FileInput, iter_files
+
+from .helpers import CORPUS, record, write
+
+RULES = load_rules()
+
+
+def alerts(paths, **options):
+    result = Engine(RULES, ScanOptions(**options)).run(iter_files([str(p) for p in paths]))
+    return [a.as_dict() for a in result.alerts], result.summary
+
+
+def assert_same(paths):
+    plain, _ = alerts(paths, prefilter=False)
+    for engine in ("auto", "portable"):
+        sifted, summary = alerts(paths, matcher=engine)
+        assert sifted == plain, engine
+    return plain, summary
+
+
+def hostile_inputs(tmp_path):
+    """Every shape, with the needle in odd cases, escaped, in unrelated fields, and around broken bytes."""
+    hit = record(eventID="hit")
+    shouty = record(eventID="shouty", eventName="CREATELOGINPROFILE", eventSource="IAM.AMAZONAWS.COM")
+    escaped = orjson.dumps({"Records": [record(eventID="escaped")]}).replace(b"CreateLoginProfile",
+                                                                               b"\\u0043reate\\u004cogin\\u0050rofile")
+    decoy = record(eventID="decoy", eventName="GetObject",
+                   requestParameters={"key": "CreateLoginProfile.md", "nested": {"eventName": "CreateLoginProfile"}})
+    # A fake record nested in a real one must stay a field value, never become a record.
+    fake = record(eventID="outer", eventName="PutObject",
+                  requestParameters={"list": [record(eventID="fake1"), record(eventID="fake2")]})
+    files = {
+        "delivery.json.gz": gzip.compress(orjson.dumps({"Records": [hit, decoy, fake, record(eventName="ListUsers")]})),
+        "shouty.json": orjson.dumps({"Records": [shouty]}),
+        "escaped.json": escaped,
+        "array.json": orjson.dumps([decoy, hit]),
+        "lines.jsonl": orjson.dumps(shouty) + b"\n" + orjson.dumps(decoy) + b"\n",
+        "eventbridge.json": orjson.dumps({"detail-type": "AWS API Call via CloudTrail", "detail": hit}),
+        "lookup.json": orjson.dumps({"Events": [{"CloudTrailEvent": orjson.dumps(hit).decode()}]}),
+        "sentinel.csv": b"TimeGenerated,EventName,EventSource,EventTypeName,AwsEventId,RequestParameters\n"
+                        b'2026-11-27T14:06:00Z,CreateLoginProfile,iam.amazonaws.com,AwsApiCall,csv-1,'
+                        b'"{""userName"":""bob"",""passwordResetRequired"":false}"\n',
+        "truncated.json": orjson.dumps({"Records": [hit, hit]})[:-40],
+        "truncated-nohit.json": orjson.dumps({"Records": [decoy]})[:-10].replace(b"CreateLoginProfile", b"x"),
+        "corrupt.json.gz": gzip.compress(orjson.dumps({"Records": [hit]}))[:-12],
+        "empty.json": b"",
+        "bom.json": b"\xef\xbb\xbf" + orjson.dumps({"Records": [hit]}),
+    }
+    for name, data in files.items():
+        write(tmp_path / "in" / name, data)
+    return tmp_path / "in"
+
+
+def test_hostile_inputs_alert_the_same_with_and_without_the_prefilter(tmp_path):
+    plain, summary = assert_same([hostile_inputs(tmp_path)])
+    ids = {a["EventID"] for a in plain}
+    assert {"hit", "shouty", "escaped", "csv-1"} <= ids and not {"decoy", "outer", "fake1", "fake2"} & ids
+    bad = {origin.rsplit("/", 1)[-1] for origin, _ in summary.bad_inputs}
+    # Broken files that could hold a match are named; one with no needle is skipped, except truncation,
+    # which is seen without parsing.
+    assert {"truncated.json", "corrupt.json.gz", "empty.json", "truncated-nohit.json"} <= bad
+
+
+def test_huge_inputs_are_split_as_they_stream(tmp_path, monkeypatch):
+    """Past the in-memory limit records are split from the stream; results stay the same."""
+    monkeypatch.setattr(sift, "IN_MEMORY_LIMIT", 256)
+    monkeypatch.setattr(shapes, "WHOLE_PARSE_LIMIT", 256)
+    assert_same([hostile_inputs(tmp_path)])
+
+
+def test_demo_story_and_the_needle_in_an_unrelated_field(tmp_path):
+    write_demo(tmp_path, hours=24, events_per_file=10)
+    plain, summary = assert_same([tmp_path])
+    assert len(plain) >= 2 and summary.prefiltered > 0
+
+
+@pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
+def test_every_public_corpus_file_alerts_the_same():
+    files = [f.path for f in iter_files([str(CORPUS)]) if not f.path.endswith((".tsv", ".md"))]
+    plain, _ = assert_same(files)
+    assert plain  # the corpus holds real CreateLoginProfile events
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(name=st.sampled_from(["CreateLoginProfile", "createloginprofile", "CREATELOGINPROFILE", "cReAtElOgInPrOfIlE",
+                             "UpdateLoginProfile", "GetUser"]),
+       where=st.sampled_from(["eventName", "userAgent", "requestParameters"]),
+       escape=st.booleans(), flag=st.sampled_from([False, True, "false", "FALSE"]))
+def test_any_letter_case_or_escape_or_place_of_the_needle(tmp_path_factory, name, where, escape, flag):
+    rec = record(flag=flag, eventID="p")
+    if where == "eventName":
+        rec["eventName"] = name
+    elif where == "userAgent":
+        rec["eventName"], rec["userAgent"] = "GetUser", name
+    else:
+        rec["eventName"], rec["requestParameters"] = "GetUser", {"key": name}
+    data = orjson.dumps({"Records": [rec]})
+    if escape:
+        data = data.replace(name.encode(), b"\\u%04x" % ord(name[0]) + name[1:].encode())
+    path = write(tmp_path_factory.mktemp("p") / "r.json", data)
+    assert_same([path])
+
+
+def test_every_non_ascii_character_that_lowers_to_an_ascii_letter_is_known():
+    found = {chr(cp): next(c for c in chr(cp).lower() if c in string.ascii_lowercase)
+             for cp in range(0x80, 0x110000) if any(c in string.ascii_lowercase for c in chr(cp).lower())}
+    assert found == NON_ASCII_FOLDS
+
+
+def test_hiding_patterns_cover_escapes_in_both_cases():
+    patterns = hiding_patterns([b"kit"])
+    assert b"\\u006b" in patterns and b"\\u004b" in patterns and b"\\u212a" in patterns
+    assert "\u212a".encode() in patterns
+
+
+@pytest.mark.parametrize("engine", ["auto", "portable"])
+def test_matchers_are_case_insensitive_and_see_escapes(engine):
+    matcher = make_matcher([b"createloginprofile"], engine)
+    assert matcher.hit(b'{"eventName":"CreateLoginProfile"}')
+    assert matcher.hit(b'{"eventName":"\\u0063reateloginprofile"}')
+    assert matcher.hit(b'{"eventName":"\\u0043REATELOGINPROFILE"}')
+    assert not matcher.hit(b'{"eventName":"CreateUser","x":"\\u003d"}')
+
+
+def test_stream_chunk_boundaries_do_not_hide_a_needle(tmp_path, monkeypatch):
+    from trailhound import reader
+
+    monkeypatch.setattr(reader, "CHUNK", 7)
+    path = write(tmp_path / "a.json.gz", {"Records": [record(eventID="x")]}, gz=True)
+    plain, _ = assert_same([path])
+    assert [a["EventID"] for a in plain] == ["x"]
+    assert isinstance(make_matcher([b"abc"], "portable"), PortableMatcher)
+    assert FileInput(str(path)).size() > 0
+
+
+def test_a_delivery_file_with_a_hit_parses_only_the_records_that_hold_a_needle(tmp_path):
+    from trailhound.engine import scan_input
+
+    path = write(tmp_path / "d.json.gz", {"Records": [record(eventID="x")] + [record(eventName="GetUser")] * 5}, gz=True)
+    result = scan_input(FileInput(str(path)), RULES, ScanOptions())
+    assert result.unparsed == 5 and result.records == 6 and len(result.alerts) == 1 and not result.prefiltered
