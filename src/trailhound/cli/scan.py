@@ -40,6 +40,14 @@ def scan(
     rule: Optional[List[str]] = typer.Option(None, "--rule", help="Run only this rule (repeatable)."),
     fail_on_alert: bool = typer.Option(False, "--fail-on-alert", help="Exit 3 when any alert is emitted."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
+    engine_name: str = typer.Option("local", "--engine",
+                                    help="local | spark: run the same rules as Spark tasks (paths may be "
+                                         "s3a://, hdfs:// or other Hadoop URIs)."),
+    spark_master: Optional[str] = typer.Option(None, "--spark-master",
+                                               help="With --engine spark: master URL (default: spark-submit's, "
+                                                    "else local[*])."),
+    partitions: Optional[int] = typer.Option(None, "--partitions",
+                                             help="With --engine spark: spread the files over about N tasks."),
 ) -> None:
     """Scan CloudTrail files and folders; alerts go to stdout, progress and problems to stderr.
 
@@ -57,10 +65,16 @@ def scan(
             window = parse_duration(dedup_window, "--dedup-window").total_seconds()
             rules = _rules(rule)
             allow = load_allowlist(allowlist) if allowlist else None
-            check_paths(paths)
+            if engine_name not in ("local", "spark"):
+                raise ConfigError(f"--engine: {engine_name!r} is not one of local, spark")
+            if engine_name == "local":
+                check_paths(paths)
             store = stack.enter_context(StateStore(state)) if state else None
             engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window)
-            result = engine.run(iter_files(paths))
+            if engine_name == "spark":
+                result = _scan_on_spark(engine, paths, spark_master, partitions)
+            else:
+                result = engine.run(iter_files(paths))
     except ConfigError as exc:
         _error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
@@ -96,6 +110,16 @@ def report(summary: Summary) -> None:
         if value:
             parts.append(f"{value} {label}")
     sys.stderr.write(f"trailhound: {', '.join(parts)} in {summary.seconds:.2f}s\n")
+
+
+def _scan_on_spark(engine: Engine, paths: list[str], master: str | None, partitions: int | None):
+    from ..spark import SparkOptions, scan_on_spark  # pyspark and a JVM only when asked for
+
+    scan = scan_on_spark(engine, list(paths), SparkOptions(master=master, partitions=partitions))
+    stats = scan.stats
+    sys.stderr.write(f"trailhound: spark: {inert(stats.master)}, {stats.partitions} partition(s), "
+                     f"{stats.read_by_executors} input(s) read by executors, {stats.read_by_driver} by the driver\n")
+    return scan.result
 
 
 def _error(message: str) -> None:
