@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: venv demo test clean
+.PHONY: venv demo test clean java
 
 venv: $(STAMP)
 
@@ -19,8 +19,12 @@ demo: venv
 	$(PY) -m trailhound.demo demo
 	$(VENV)/bin/trailhound scan demo --format table
 
-test: venv
+test: venv java
 	$(PY) -m pytest -q
+
+# The Spark engine's tests run Spark in local mode, which needs a Java runtime (17 or newer for Spark 4).
+java:
+	command -v java >/dev/null || (apt-get update && apt-get install -y openjdk-17-jre-headless)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .hypothesis

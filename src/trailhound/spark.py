@@ -9,7 +9,8 @@ on the driver, so a rule is written once and the alerts are the same on a laptop
   de-duplication, state and output are the embedded engine's, not a copy of them.
 
 Spark leaves some listed files out of its read (empty files, names starting with `_`, files that vanish or
-fail to read once listed). The driver scans those itself, so each is still read or named.
+fail to read once listed, and, on the local filesystem, names with a colon: Hadoop's checksum layer cannot
+name their `.crc` sidecar). The driver scans those itself, so each is still read or named.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ class SparkStats:
     partitions: int = 0
     read_by_executors: int = 0
     read_by_driver: int = 0
+    driver_read: list[str] = field(default_factory=list)  # the inputs Spark's reader left out
 
 
 @dataclass
@@ -222,6 +224,7 @@ class SparkEngine:
 
     def _on_driver(self, item: Any, stats: SparkStats) -> InputResult:
         stats.read_by_driver += 1
+        stats.driver_read.append(item.origin)
         return scan_input(item, self.engine.rules, self.engine.options)
 
 
