@@ -237,3 +237,13 @@ def test_cli_rejects_a_bad_engine_or_partition_count_before_starting_spark(tmp_p
     for args, says in ((["--engine", "flink"], "--engine"), (["--engine", "spark", "--partitions", "0"], "--partitions")):
         result = run_cli("scan", str(tmp_path), *args)
         assert result.returncode == 2 and says in result.stderr and result.stdout == "", args
+
+
+def test_local_paths_and_uris_mix_each_file_listed_once(spark, tmp_path):
+    write(tmp_path / "here/a.json", [alerting("e-1")])
+    write(tmp_path / "here/.hidden/x.json", [alerting("hidden")])
+    write(tmp_path / "there/b.json", [alerting("e-2")])
+    os.symlink(tmp_path / "there", tmp_path / "here" / "linked")  # the embedded engine does not follow it
+    scan = scan_on_spark(engine(), [str(tmp_path / "here"), (tmp_path / "there").as_uri()], spark=spark)
+    assert [a.origin for a in scan.result.alerts] == [str(tmp_path / "here/a.json"), f"file:{tmp_path}/there/b.json"]
+    assert scan.result.summary.inputs == 2 and scan.result.summary.duplicates == 0

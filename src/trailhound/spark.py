@@ -171,9 +171,7 @@ class SparkEngine:
         roots = [local_root(p) for p in local] + remote
         frame = self._read(roots) if roots else None
         if frame is not None and remote:
-            listed = {key for key, _ in listing}
-            extra = sorted(spark_key(unquote(p)) for p in frame.inputFiles())
-            listing += [(key, HadoopInput(key, self.spark)) for key in extra if key not in listed]
+            listing += self._list_uris(frame, {key for key, _ in listing}, [local_key(p) for p in local])
         scan = SparkScan(result=None)  # type: ignore[arg-type]
         scan.stats.master = self.spark.sparkContext.master
         by_key = self._run(frame, listing, scan.stats) if frame is not None else {}
@@ -181,6 +179,15 @@ class SparkEngine:
         scan.result = self.engine.finish(results)
         scan.result.summary.seconds = time.perf_counter() - started
         return scan
+
+    def _list_uris(self, frame: Any, listed: set[str], local_roots: list[str]) -> list[tuple[str, Any]]:
+        """The files under the URI roots, from the file index Spark built to read them (no second listing)."""
+        def under_local_root(key: str) -> bool:  # those are listed as the embedded engine lists them
+            return any(key == root or key.startswith(root.rstrip("/") + "/") for root in local_roots)
+
+        keys = sorted({spark_key(unquote(p)) for p in frame.inputFiles()})
+        return [(key, HadoopInput(key, self.spark)) for key in keys
+                if key not in listed and not under_local_root(key)]
 
     def _read(self, roots: list[str]) -> Any:
         reader = (self.spark.read.format("binaryFile").option("recursiveFileLookup", "true")
