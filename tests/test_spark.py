@@ -247,3 +247,10 @@ def test_local_paths_and_uris_mix_each_file_listed_once(spark, tmp_path):
     scan = scan_on_spark(engine(), [str(tmp_path / "here"), (tmp_path / "there").as_uri()], spark=spark)
     assert [a.origin for a in scan.result.alerts] == [str(tmp_path / "here/a.json"), f"file:{tmp_path}/there/b.json"]
     assert scan.result.summary.inputs == 2 and scan.result.summary.duplicates == 0
+
+
+def test_a_scheme_without_its_connector_is_one_clear_line(spark):
+    # pyspark ships no S3A connector (hadoop-aws): the run stops before scanning, naming the URI and the fix.
+    with pytest.raises(ConfigError, match=r"s3a://trail/AWSLogs/.*connector") as caught:
+        scan_on_spark(engine(), ["s3a://trail/AWSLogs/"], spark=spark)
+    assert "\n" not in str(caught.value)

@@ -195,7 +195,10 @@ class SparkEngine:
         try:
             return reader.load(roots)
         except Exception as exc:  # noqa: BLE001 - AnalysisException: a root that does not exist, a bad URI
-            raise ConfigError(f"cannot list {', '.join(roots)}: {_java_message(exc)}") from None
+            message = _java_message(exc)
+            if "FileSystem" in message and ("not found" in message or "No FileSystem for scheme" in message):
+                message += " (this Spark lacks the connector: for s3a://, add hadoop-aws; see docs/spark.md)"
+            raise ConfigError(f"cannot list {', '.join(roots)}: {message}") from None
 
     def _run(self, frame: Any, listing: list[tuple[str, Any]], stats: SparkStats) -> dict[str, InputResult]:
         rules, options = self.engine.rules, self.engine.options
