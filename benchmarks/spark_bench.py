@@ -81,7 +81,8 @@ def sizing_rows(per_core_gz_s: float, ratio: float) -> list[tuple[str, str, int]
     """Cores to scan a 1 TB/day trail in an hour, whether the TB is counted as stored gzip or as JSON."""
     rows = []
     for days in (1, 30):
-        for label, gz_volume in (("stored (gzip) in S3", days * TB), ("of JSON (a SIEM's ingest count)", days * TB / ratio)):
+        for label, gz_volume in (("stored (gzip) in S3", days * TB),
+                                 ("of JSON (a SIEM's ingest count)", days * TB / ratio)):
             cores = max(1, math.ceil(gz_volume / (per_core_gz_s * 3600)))
             rows.append((f"{days} day(s) of a 1 TB/day trail, TB {label}", f"{gz_volume / TB:.2f} TB", cores))
     return rows

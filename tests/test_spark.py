@@ -174,7 +174,8 @@ def test_state_remembers_alerts_across_engines(spark, tmp_path):
 def test_allowlist_excludes_the_same_alerts(spark, tmp_path):
     write(tmp_path / "logs/a.json", [alerting("e-1"), alerting("e-2", sourceIPAddress="198.51.100.7")])
     (tmp_path / "allow.toml").write_text(
-        '[[exclude]]\nrule = "0xFF-0237"\nreason = "provisioning host"\nowner = "iam@example.com"\nSourceIpAddress = "203.0.113.66"\n')
+        '[[exclude]]\nrule = "0xFF-0237"\nreason = "provisioning host"\nowner = "iam@example.com"\n'
+        'SourceIpAddress = "203.0.113.66"\n')
     allow = load_allowlist(tmp_path / "allow.toml")
     local = engine(allowlist=allow).run(iter_files([str(tmp_path / "logs")]))
     scan = scan_on_spark(engine(allowlist=allow), [str(tmp_path / "logs")], spark=spark)
@@ -199,7 +200,8 @@ def test_a_uri_is_listed_and_read_through_hadoop(spark, tmp_path):
     scan = scan_on_spark(engine(), [uri], spark=spark)
     local = engine().run(iter_files([str(tmp_path / "logs")]))
     assert [a.row for a in scan.result.alerts] == [a.row for a in local.alerts]
-    assert [a.origin for a in scan.result.alerts] == [f"file:{tmp_path}/logs/a.json.gz", f"file:{tmp_path}/logs/deep/b.json"]
+    assert [a.origin for a in scan.result.alerts] == [f"file:{tmp_path}/logs/a.json.gz",
+                                                      f"file:{tmp_path}/logs/deep/b.json"]
     # Spark leaves empty files out of its read: the driver reads it through Hadoop and names it.
     assert scan.result.summary.bad_inputs == [(f"file:{tmp_path}/logs/empty.json", "empty file")]
     assert scan.stats.read_by_driver == 1
@@ -234,7 +236,8 @@ def test_cli_spark_engine_prints_what_the_local_engine_prints(tmp_path):
 
 def test_cli_rejects_a_bad_engine_or_partition_count_before_starting_spark(tmp_path):
     write(tmp_path / "a.json", [alerting("e-1")])
-    for args, says in ((["--engine", "flink"], "--engine"), (["--engine", "spark", "--partitions", "0"], "--partitions")):
+    for args, says in ((["--engine", "flink"], "--engine"),
+                       (["--engine", "spark", "--partitions", "0"], "--partitions")):
         result = run_cli("scan", str(tmp_path), *args)
         assert result.returncode == 2 and says in result.stderr and result.stdout == "", args
 
