@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: venv demo test bench clean chromium
+.PHONY: venv demo test bench clean chromium java
 
 venv: $(STAMP)
 
@@ -19,7 +19,7 @@ demo: venv
 	$(PY) -m trailhound.demo demo
 	$(VENV)/bin/trailhound scan demo --format table
 
-test: venv chromium
+test: venv chromium java
 	$(PY) -m pytest -q
 
 # The HTML report tests open the page in Debian's headless chromium; they skip, saying so, only where it
@@ -35,6 +35,10 @@ bench: venv
 	command -v jq >/dev/null || (apt-get update && apt-get install -y jq)
 	test -f $(BENCH_CORPUS)/expected.txt || $(PY) benchmarks/make_corpus.py $(BENCH_CORPUS)
 	$(PY) benchmarks/run.py $(BENCH_CORPUS)
+
+# The Spark engine's tests run Spark in local mode, which needs a Java runtime (17 or newer for Spark 4).
+java:
+	command -v java >/dev/null || (apt-get update && apt-get install -y openjdk-17-jre-headless)
 
 clean:
 	rm -rf $(VENV) demo .pytest_cache .hypothesis benchmarks/corpus

@@ -61,3 +61,14 @@ def aws(moto_server, monkeypatch):
         monkeypatch.setenv(key, value)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     return moto_server
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """One local Spark for the whole run (a JVM start costs seconds): two cores, no UI, quiet logs."""
+    from trailhound.spark import SparkOptions, session
+
+    spark = session(SparkOptions(master="local[2]"))
+    spark.conf.set("spark.sql.shuffle.partitions", "2")
+    yield spark
+    spark.stop()

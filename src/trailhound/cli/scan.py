@@ -71,6 +71,14 @@ def scan(
     event_history: bool = typer.Option(False, "--event-history",
                                        help="Also read CloudTrail's 90-day event history (LookupEvents); no trail needed."),
     threads: int = typer.Option(8, "--threads", help="s3://: parallel downloads."),
+    engine_name: str = typer.Option("local", "--engine",
+                                    help="local | spark: run the same rules as Spark tasks (paths may be "
+                                         "s3a://, hdfs:// or other Hadoop URIs)."),
+    spark_master: Optional[str] = typer.Option(None, "--spark-master",
+                                               help="With --engine spark: master URL (default: spark-submit's, "
+                                                    "else local[*])."),
+    partitions: Optional[int] = typer.Option(None, "--partitions",
+                                             help="With --engine spark: spread the files over about N tasks."),
 ) -> None:
     """Scan CloudTrail files and folders; alerts go to stdout, progress and problems to stderr.
 
@@ -92,25 +100,32 @@ def scan(
             window = parse_duration(dedup_window, "--dedup-window").total_seconds()
             rules = _rules(rule)
             allow = load_allowlist(allowlist) if allowlist else None
+            if engine_name not in ("local", "spark"):
+                raise ConfigError(f"--engine: {engine_name!r} is not one of local, spark")
             paths = paths or []
             if not paths and not event_history:
                 raise ConfigError("nothing to scan: give files, folders, s3:// URLs or --event-history")
             remote = select.is_remote(paths, event_history)
             if (accounts or regions) and not remote:
                 raise ConfigError("--accounts/--regions apply to s3:// URLs and --event-history only")
-            select.check(paths, event_history)
+            if engine_name == "spark" and remote:
+                raise ConfigError("--engine spark reads files and Hadoop URIs (s3a://, hdfs://); s3:// URLs and "
+                                  "--event-history run on the local engine")
+            if engine_name == "local":
+                select.check(paths, event_history)
             sinks = _sinks(config, sink)
             store = stack.enter_context(StateStore(state)) if state else None
-            enrichers = (ContextEnricher(policy),)
-            if remote:
-                engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window,
-                                enrichers=enrichers)
-                result = _scan_remote(engine, paths, options, rules, accounts, regions, event_history, threads)
+            settings = dict(rules=rules, options=options, allowlist=allow, state=store, dedup_window_s=window,
+                            enrichers=(ContextEnricher(policy),))
+            if engine_name == "spark":
+                result = _scan_on_spark(Engine(**settings), paths, spark_master, partitions)
+            elif remote:
+                result = _scan_remote(Engine(**settings), paths, options, rules, accounts, regions, event_history,
+                                      threads)
             else:
                 inputs = list(iter_files(paths))
                 advance = stack.enter_context(progress_bar(len(inputs), sum(i.size() for i in inputs)))
-                engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window,
-                                enrichers=enrichers, workers=_workers(workers, len(inputs)), progress=advance)
+                engine = Engine(**settings, workers=_workers(workers, len(inputs)), progress=advance)
                 result = engine.run(inputs)
     except ConfigError as exc:
         _error(str(exc))
@@ -165,6 +180,16 @@ def report(summary: Summary) -> None:
         if value:
             parts.append(f"{value} {label}")
     sys.stderr.write(f"trailhound: {', '.join(parts)} in {summary.seconds:.2f}s\n")
+
+
+def _scan_on_spark(engine: Engine, paths: list[str], master: str | None, partitions: int | None):
+    from ..spark import SparkOptions, scan_on_spark  # pyspark and a JVM only when asked for
+
+    scan = scan_on_spark(engine, list(paths), SparkOptions(master=master, partitions=partitions))
+    stats = scan.stats
+    sys.stderr.write(f"trailhound: spark: {inert(stats.master)}, {stats.partitions} partition(s), "
+                     f"{stats.read_by_executors} input(s) read by executors, {stats.read_by_driver} by the driver\n")
+    return scan.result
 
 
 def _error(message: str) -> None:
