@@ -8,6 +8,7 @@ Two halves, kept apart so they can run in different places (worker processes, Sp
 from __future__ import annotations
 
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -69,6 +70,7 @@ class InputResult:
     alerts: list[Alert] = field(default_factory=list)
     related: list[dict] = field(default_factory=list)
     problem: str | None = None
+    traceback: str | None = None  # an unexpected error's traceback, shown only with --debug
 
 
 def evaluate(records: Iterable[dict], rules: list[Rule], options: ScanOptions, result: InputResult) -> None:
@@ -102,16 +104,25 @@ def evaluate(records: Iterable[dict], rules: list[Rule], options: ScanOptions, r
 def scan_input(item: Input, rules: list[Rule], options: ScanOptions) -> InputResult:
     result = InputResult(origin=item.origin)
     try:
+        _scan_input(item, rules, options, result)
+    except Exception as exc:  # noqa: BLE001 - a bug or a source's own error must cost one input, not the run
+        # Alerts found before the error stay: they were read. The message is cut: it may quote log values.
+        result.problem = f"unexpected {type(exc).__name__} while reading: {str(exc)[:200]}"
+        result.traceback = traceback.format_exc()
+    return result
+
+
+def _scan_input(item: Input, rules: list[Rule], options: ScanOptions, result: InputResult) -> None:
+    try:
         data = item.read()
     except OSError as exc:
         result.problem = f"cannot read ({exc.strerror or exc})"
-        return result
+        return
     result.bytes = len(data)
     doc = parse(data)
     result.skipped, result.unreadable = doc.skipped, doc.unreadable
     result.problem = doc.problem
     evaluate(doc.records, rules, options, result)
-    return result
 
 
 @dataclass
@@ -130,6 +141,7 @@ class Summary:
     within_window: int = 0  # state: same rule and DedupEntity alerted within the dedup window
     alerts: int = 0
     bad_inputs: list[tuple[str, str]] = field(default_factory=list)
+    tracebacks: list[tuple[str, str]] = field(default_factory=list)
     excluded_by: Counter = field(default_factory=Counter)
     expired_entries: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -145,9 +157,11 @@ class Summary:
         self.matches += len(result.alerts)
         if result.problem:
             self.bad_inputs.append((result.origin, result.problem))
+        if result.traceback:
+            self.tracebacks.append((result.origin, result.traceback))
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("bad_inputs", "excluded_by")}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("bad_inputs", "excluded_by", "tracebacks")}
         out["bad_inputs"] = [{"input": o, "reason": r} for o, r in self.bad_inputs]
         out["excluded_by"] = dict(self.excluded_by)
         return out

@@ -32,6 +32,9 @@ GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
 _RECORDS_OPEN = re.compile(r'\{\s*"Records"\s*:\s*\[')
 _RECORD_KEYS = ("eventName", "eventSource", "eventID", "eventVersion", "eventTime")
+# A JSON string (escapes included) or a bracket: enough to find where a value too deep to parse ends.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default (128 KiB) would end a file at its first long user agent
 
 
 @dataclass
@@ -178,11 +181,22 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
     while pos < len(text) and text[pos] != "]":
         try:
             value, pos = decoder.raw_decode(text, pos)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:
+            # One element nested too deep must not hide the records after it: step over it, count it.
+            end = _skip_value(text, pos)
+            if end < 0:
+                doc.problems.append(f"broken JSON at {_where(text, pos, exc)}; "
+                                    f"read the {len(doc.records)} record(s) before it")
+                return -1
+            doc.unreadable += 1
+            doc.problems.append(f"an item nested too deep at line {text.count(chr(10), 0, pos) + 1} was skipped")
+            value, pos = None, end
+        except ValueError as exc:
             doc.problems.append(f"broken JSON at {_where(text, pos, exc)}; "
                                 f"read the {len(doc.records)} record(s) before it")
             return -1
-        _collect_item(value, doc, in_records=wrapped)
+        if value is not None:
+            _collect_item(value, doc, in_records=wrapped)
         pos = _skip_ws(text, pos)
         if pos < len(text) and text[pos] == ",":
             pos = _skip_ws(text, pos + 1)
@@ -195,6 +209,20 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
         end = text.find("}", pos)
         pos = len(text) if end < 0 else end + 1
     return pos
+
+
+def _skip_value(text: str, pos: int) -> int:
+    """The end of the array or object starting at `pos` (-1 if it never closes), without parsing it."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text, pos):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+        elif token in ("]", "}"):
+            depth -= 1
+            if depth == 0:
+                return match.end()
+    return -1
 
 
 def _skip_ws(text: str, pos: int) -> int:
@@ -218,8 +246,14 @@ def _looks_like_csv_header(text: str) -> bool:
 
 
 def _collect_csv(text: str, doc: Document) -> None:
-    for row in csv.DictReader(io.StringIO(text)):
-        _collect_item({k: v for k, v in row.items() if k is not None}, doc)
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        for row in reader:
+            _collect_item({k: v for k, v in row.items() if k is not None}, doc)
+    except csv.Error as exc:
+        doc.problems.append(f"broken CSV at line {reader.line_num} ({exc}); read the {len(doc.records)} "
+                            "record(s) before it")
 
 
 def _collect(value: Any, doc: Document) -> None:
@@ -335,8 +369,14 @@ def _unwrap_log_analytics(obj: dict, doc: Document) -> bool:
     for table in tables:
         if not isinstance(table, dict):
             continue
-        names = [c.get("name") if isinstance(c, dict) else None for c in table.get("columns") or []]
-        for row in table.get("rows") or []:
+        columns, rows = table.get("columns"), table.get("rows")
+        if not isinstance(columns, list) or not isinstance(rows, list):
+            doc.unreadable += 1
+            continue
+        # A column name that is not a string cannot be a Sentinel column (and could not be a dict key).
+        names = [c.get("name") if isinstance(c, dict) and isinstance(c.get("name"), str) else None
+                 for c in columns]
+        for row in rows:
             if isinstance(row, list):
                 _collect_item(dict(zip(names, row)), doc)
             else:

@@ -70,15 +70,18 @@ def scan(
         _error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     write_alerts(result.alerts, output_format)
-    report(result.summary)
+    report(result.summary, debug)
     if fail_on_alert and result.alerts:
         raise typer.Exit(EXIT_ALERTS)
     if result.summary.bad_inputs:
         raise typer.Exit(EXIT_BAD_INPUT)
 
 
-def report(summary: Summary) -> None:
-    """Problems one line each, then a one-line summary, all on stderr."""
+def report(summary: Summary, debug: bool = False) -> None:
+    """Problems one line each, then a one-line summary, all on stderr (with --debug, tracebacks first)."""
+    for origin, text in summary.tracebacks if debug else ():
+        lines = "".join(f"  {inert(line)}\n" for line in text.splitlines())  # a message may quote log values
+        sys.stderr.write(f"trailhound: debug: {inert(origin)}:\n{lines}")
     for origin, reason in summary.bad_inputs:
         sys.stderr.write(f"trailhound: warning: {inert(origin)}: {inert(reason)}\n")
     for line in summary.expired_entries:
