@@ -189,7 +189,7 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
                                     f"read the {len(doc.records)} record(s) before it")
                 return -1
             doc.unreadable += 1
-            doc.problems.append(f"an item nested too deep at line {text.count(chr(10), 0, pos) + 1} was skipped")
+            doc.problems.append(f"skipped an item at line {text.count(chr(10), 0, pos) + 1} (nesting too deep)")
             value, pos = None, end
         except ValueError as exc:
             doc.problems.append(f"broken JSON at {_where(text, pos, exc)}; "
