@@ -214,3 +214,19 @@ def test_durations_beyond_the_calendar_are_usage_errors(tmp_path):
     for option in ("--since", "--dedup-window"):
         result = run_cli("scan", str(tmp_path), option, "99999999999999999999d")
         assert result.returncode == 2 and option in result.stderr and "Traceback" not in result.stderr
+
+
+def test_integers_beyond_64_bits_do_not_cost_the_record_or_the_output(tmp_path):
+    huge = 2**70
+    body = '{"Records": [' + orjson.dumps(rec("big-int-1")).decode()[:-1] + f', "apiVersion": {huge}}}]}}'
+    write(tmp_path / "a.json", body.encode())
+    write(tmp_path / "b.jsonl", (orjson.dumps(rec("big-int-2")).decode()[:-1] + f', "x": -{huge}}}\n').encode())
+    result = run_cli("scan", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert sorted(a["EventID"] for a in jsonl(result.stdout)) == ["big-int-1", "big-int-2"]
+
+
+def test_a_file_cut_inside_its_records_array_is_named():
+    data = orjson.dumps({"Records": [rec("whole")]})
+    doc = parse(data[: data.index(b"]") + 0] + b",")
+    assert [r["eventID"] for r in doc.records] == ["whole"] and "cut short" in doc.problem

@@ -37,6 +37,28 @@ _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
 _CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default (128 KiB) would end a file at its first long user agent
 
 
+def _json_int(text: str) -> int | str:
+    """orjson cannot hold integers beyond 64 bits (nor write them back): such a number is kept as its digits."""
+    if len(text) > 20:
+        return text
+    value = int(text)
+    return value if -2**63 <= value < 2**64 else text
+
+
+_DECODER = json.JSONDecoder(parse_int=_json_int)
+
+
+def _loads(text: str | bytes) -> Any:
+    """orjson, and the standard library for what orjson refuses but is JSON (huge integers).
+
+    Raises ValueError (or RecursionError) when the text is not JSON.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _DECODER.decode(text.decode() if isinstance(text, bytes) else text)
+
+
 @dataclass
 class Document:
     """What one input held: its records (native-shaped dicts) and what could not be read."""
@@ -116,8 +138,8 @@ def _decode_text(data: bytes, doc: Document) -> str:
 
 def _parses(text: str) -> bool:
     try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError:
+        _loads(text)
+    except (ValueError, RecursionError):
         return False
     return True
 
@@ -137,8 +159,8 @@ def _collect_lines(text: str, doc: Document) -> None:
         if not line:
             continue
         try:
-            value = orjson.loads(_strip_line_prefix(line))
-        except orjson.JSONDecodeError:
+            value = _loads(_strip_line_prefix(line))
+        except (ValueError, RecursionError):
             doc.unreadable += 1
             bad_lines.append(number)
             continue
@@ -149,7 +171,7 @@ def _collect_lines(text: str, doc: Document) -> None:
 
 def _collect_stream(text: str, doc: Document) -> None:
     """Concatenated JSON values, or a document broken part-way: read value by value, keep what parses."""
-    decoder = json.JSONDecoder()
+    decoder = _DECODER
     pos = _skip_ws(text, 0)
     while pos < len(text):
         if _RECORDS_OPEN.match(text, pos) or text[pos] == "[":
@@ -204,6 +226,10 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
             repaired = True  # elements with no comma between them: read on, but say the file is malformed
             doc.problems.append(f"not valid JSON (missing ',' at line {text.count(chr(10), 0, pos) + 1}); "
                                 "read on past it")
+    if pos >= len(text):  # the text ended inside the array: a cut file, which must not pass as complete
+        doc.problems.append(f"ends before the closing ']' (cut short?); read the {len(doc.records)} record(s) "
+                            "before the end")
+        return -1
     pos += 1
     if wrapped:  # the closing brace of {"Records": [...]} (and any sibling keys) ends the value
         end = text.find("}", pos)
@@ -330,9 +356,11 @@ def _unwrap_message(obj: dict, doc: Document) -> bool:
     if not isinstance(message, str) or not message.lstrip().startswith("{") or "eventName" in obj:
         return False
     try:
-        _collect_item(orjson.loads(message), doc)
-    except orjson.JSONDecodeError:
+        value = _loads(message)
+    except (ValueError, RecursionError):
         doc.unreadable += 1
+    else:
+        _collect_item(value, doc)
     return True
 
 
@@ -345,9 +373,11 @@ def _unwrap_lookup_events(obj: dict, doc: Document) -> bool:
     event = obj.get("CloudTrailEvent")
     if isinstance(event, str):
         try:
-            _collect_item(orjson.loads(event), doc)
-        except orjson.JSONDecodeError:
+            value = _loads(event)
+        except (ValueError, RecursionError):
             doc.unreadable += 1
+        else:
+            _collect_item(value, doc)
         return True
     return False
 
