@@ -139,6 +139,7 @@ class Summary:
     excluded: int = 0
     already_alerted: int = 0  # state: this event alerted in an earlier run
     within_window: int = 0  # state: same rule and DedupEntity alerted within the dedup window
+    redelivered: int = 0  # state: stored by an interrupted run that never wrote them out; emitted now
     alerts: int = 0
     bad_inputs: list[tuple[str, str]] = field(default_factory=list)
     tracebacks: list[tuple[str, str]] = field(default_factory=list)
@@ -217,7 +218,9 @@ class Engine:
             admitted = self.state.admit(alerts, self.dedup_window_s)
             summary.already_alerted = len(admitted.duplicate_events)
             summary.within_window = len(admitted.within_window)
-            alerts = admitted.new
+            orphans = self.state.take_orphans()
+            summary.redelivered = len(orphans)
+            alerts = orphans + admitted.new
         summary.alerts = len(alerts)
         return ScanResult(alerts=alerts, excluded=excluded, summary=summary)
 

@@ -2,6 +2,11 @@
 
 WAL mode and a busy timeout let two runs share a file; every check-and-insert happens inside one
 `BEGIN IMMEDIATE` transaction, so two runs racing on the same event still store (and emit) it once.
+
+An alert is raised when it is stored. With `track_delivery`, it is stored as not yet emitted, and marked
+emitted once written out; a run killed in between leaves it pending, and the next run (once the killed one
+is known to be over, see runlock.py) emits it. So no alert is lost to a crash; one printed just before a
+crash may be printed again, with the same AlertId.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ from typing import Any, Iterator
 
 import orjson
 
+from . import runlock
 from .alerts import Alert
 from .errors import ConfigError
 
@@ -33,6 +39,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     origin       TEXT,
     row          TEXT NOT NULL,
     raw          TEXT NOT NULL,
+    emitted      INTEGER NOT NULL DEFAULT 1,
     UNIQUE (rule_id, event_key)
 );
 CREATE INDEX IF NOT EXISTS alerts_dedup ON alerts (rule_id, dedup_entity, raised_at);
@@ -58,9 +65,11 @@ class Admission:
 
 
 class StateStore:
-    def __init__(self, path: str | Path, busy_timeout_s: float = 60.0) -> None:
+    def __init__(self, path: str | Path, busy_timeout_s: float = 60.0, track_delivery: bool = False) -> None:
         self.path = Path(path)
         self.run_id = uuid.uuid4().hex
+        self.track_delivery = track_delivery
+        self._lock: runlock.RunLock | None = None
         try:
             self.db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
@@ -68,11 +77,21 @@ class StateStore:
             with self.transaction():  # executescript() would commit on its own; keep it one transaction
                 for statement in _statements(SCHEMA):
                     self.db.execute(statement)
+                _add_emitted_column(self.db)
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self.path}: cannot use as a state store ({exc})") from None
+        if track_delivery:
+            try:
+                self._lock = runlock.RunLock(self.path, self.run_id)
+            except OSError as exc:
+                self.db.close()
+                raise ConfigError(f"{self.path}: cannot lock beside the state store ({exc})") from None
 
     def close(self) -> None:
         self.db.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> "StateStore":
         return self
@@ -109,12 +128,39 @@ class StateStore:
                     continue
                 db.execute(
                     "INSERT INTO alerts (id, rule_id, event_key, dedup_entity, event_time, raised_at, run_id,"
-                    " severity, origin, row, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " severity, origin, row, raw, emitted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (alert.id, alert.rule_id, event_key, alert.row["DedupEntity"], alert.row["TimeGenerated"],
                      now, self.run_id, alert.row["Severity"], alert.origin, _json(alert.as_dict()),
-                     _json(alert.raw)))
+                     _json(alert.raw), 0 if self.track_delivery else 1))
                 result.new.append(alert)
         return result
+
+    def take_orphans(self) -> list[Alert]:
+        """Alerts stored by runs that are over but never marked emitted: taken over by this run, to emit."""
+        if not self.track_delivery:
+            return []
+        taken: list[Alert] = []
+        with self.transaction() as db:
+            runs = [r for (r,) in db.execute("SELECT DISTINCT run_id FROM alerts WHERE emitted=0 AND run_id<>?",
+                                             (self.run_id,))]
+            for run in runs:
+                if runlock.is_alive(self.path, run):
+                    continue  # still writing them out itself
+                rows = db.execute("SELECT rule_id, event_key, origin, row, raw FROM alerts "
+                                  "WHERE run_id=? AND emitted=0 ORDER BY event_time, event_key", (run,)).fetchall()
+                taken.extend(_stored_alert(*row) for row in rows)
+                db.execute("UPDATE alerts SET run_id=? WHERE run_id=? AND emitted=0", (self.run_id, run))
+        runlock.sweep(self.path)
+        return taken
+
+    def mark_emitted(self, alerts: list[Alert]) -> None:
+        if not self.track_delivery or not alerts:
+            return
+        with self.transaction() as db:
+            db.executemany("UPDATE alerts SET emitted=1 WHERE id=?", [(a.id,) for a in alerts])
+
+    def pending(self) -> int:
+        return self.db.execute("SELECT count(*) FROM alerts WHERE emitted=0").fetchone()[0]
 
     def record_exclusions(self, excluded: list[tuple[Alert, Any]], now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -129,6 +175,20 @@ class StateStore:
     def count(self, table: str) -> int:
         assert table in ("alerts", "exclusions")
         return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _stored_alert(rule_id: str, event_key: str, origin: str | None, row: str, raw: str) -> Alert:
+    shown = orjson.loads(row)
+    shown.pop("AlertId", None)  # derived from the key again, the same id
+    return Alert(row=shown, raw=orjson.loads(raw), origin=origin or "", key=f"{rule_id}|{event_key}")
+
+
+def _add_emitted_column(db: sqlite3.Connection) -> None:
+    """State files from before delivery tracking: their alerts count as emitted (they were printed)."""
+    columns = {name for _, name, *_ in db.execute("PRAGMA table_info(alerts)")}
+    if "emitted" not in columns:
+        db.execute("ALTER TABLE alerts ADD COLUMN emitted INTEGER NOT NULL DEFAULT 1")
+    db.execute("CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (run_id) WHERE emitted = 0")
 
 
 def _json(value: Any) -> str:

@@ -58,9 +58,12 @@ def scan(
             rules = _rules(rule)
             allow = load_allowlist(allowlist) if allowlist else None
             check_paths(paths)
-            store = stack.enter_context(StateStore(state)) if state else None
+            store = stack.enter_context(StateStore(state, track_delivery=True)) if state else None
             engine = Engine(rules, options, allowlist=allow, state=store, dedup_window_s=window)
             result = engine.run(iter_files(paths))
+            write_alerts(result.alerts, output_format)
+            if store is not None:  # only now: a run killed before this line has its alerts emitted next time
+                store.mark_emitted(result.alerts)
     except ConfigError as exc:
         _error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
@@ -69,7 +72,6 @@ def scan(
             traceback.print_exc()
         _error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    write_alerts(result.alerts, output_format)
     report(result.summary, debug)
     if fail_on_alert and result.alerts:
         raise typer.Exit(EXIT_ALERTS)
@@ -90,6 +92,7 @@ def report(summary: Summary, debug: bool = False) -> None:
              f"{summary.matches} match(es)", f"{summary.alerts} alert(s)"]
     for label, value in (("duplicate event(s)", summary.duplicates), ("excluded by allowlist", summary.excluded),
                          ("already alerted", summary.already_alerted),
+                         ("redelivered from an interrupted run", summary.redelivered),
                          ("deduplicated within window", summary.within_window),
                          ("outside --since/--until", summary.out_of_range),
                          ("with unreadable time", summary.undated),
