@@ -272,3 +272,11 @@ def test_a_library_run_without_delivery_tracking_stores_alerts_as_emitted(tmp_pa
         assert len(Engine(load_rules(), state=store).run(iter_files([str(tmp_path / "logs")])).alerts) == 1
         assert store.pending() == 0
     assert not (tmp_path / "state.db.runs").exists()
+
+
+def test_a_new_state_file_and_its_locks_are_private(tmp_path):
+    with StateStore(tmp_path / "state.db", track_delivery=True):
+        assert (tmp_path / "state.db").stat().st_mode & 0o777 == 0o600
+        assert (tmp_path / "state.db.runs").stat().st_mode & 0o777 == 0o700
+        (lock,) = (tmp_path / "state.db.runs").iterdir()
+        assert lock.stat().st_mode & 0o777 == 0o600

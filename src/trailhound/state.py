@@ -11,6 +11,7 @@ crash may be printed again, with the same AlertId.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import uuid
@@ -71,6 +72,7 @@ class StateStore:
         self.track_delivery = track_delivery
         self._lock: runlock.RunLock | None = None
         try:
+            _create_private(self.path)
             self.db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
@@ -78,7 +80,7 @@ class StateStore:
                 for statement in _statements(SCHEMA):
                     self.db.execute(statement)
                 _add_emitted_column(self.db)
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise ConfigError(f"{self.path}: cannot use as a state store ({exc})") from None
         if track_delivery:
             try:
@@ -175,6 +177,14 @@ class StateStore:
     def count(self, table: str) -> int:
         assert table in ("alerts", "exclusions")
         return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def _create_private(path: Path) -> None:
+    """A new state file is readable by its owner only: it keeps whole records (addresses, ARNs, key ids)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
 
 
 def _stored_alert(rule_id: str, event_key: str, origin: str | None, row: str, raw: str) -> Alert:
