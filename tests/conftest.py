@@ -72,3 +72,12 @@ def spark():
     spark.conf.set("spark.sql.shuffle.partitions", "2")
     yield spark
     spark.stop()
+
+
+# Hypothesis: modest example counts by default (suite time); HYPOTHESIS_PROFILE=thorough for a long hunt.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile("trailhound", max_examples=120, deadline=None,
+                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("thorough", parent=settings.get_profile("trailhound"), max_examples=5000)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "trailhound"))

@@ -15,8 +15,10 @@ ever dropped: onboarding ranks Low, it does not disappear. The steps, in order:
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from .alerts import Alert, event_key
@@ -209,6 +211,18 @@ def related_for(store: StateStore, row: dict, raw: dict, policy: ContextPolicy) 
                                principal(record), format_time(when - before), format_time(when + after))
 
 
+def _context_for(store: StateStore, row: dict, raw: dict, policy: ContextPolicy) -> list[dict]:
+    """What `assess` reads, and no more: see `StateStore.context_about` (the timeline wants everything)."""
+    record = Record(raw)
+    when = parse_time(row.get("TimeGenerated")) or record.time
+    if when is None:
+        return []
+    return store.context_about(
+        record.recipient_account or record.actor_account, str(row.get("TargetUserName", "")), principal(record),
+        format_time(when), format_time(when + policy.login_window),
+        (format_time(when - policy.activity_window), format_time(when + policy.activity_window)), _ACTIVITY_LIMIT)
+
+
 def apply(alert: Alert, assessment: Assessment) -> None:
     """Write an assessment onto the alert row, after the core columns, so the state store keeps it."""
     alert.row["Severity"] = assessment.severity
@@ -218,24 +232,46 @@ def apply(alert: Alert, assessment: Assessment) -> None:
 
 
 class ContextEnricher:
-    """The engine's enricher: remembers this run's related events and ranks every alert by its context."""
+    """The engine's enricher: remembers each input's related events as they arrive, then ranks every alert.
+
+    Related events go straight into SQLite (the state store, or a scratch file for a run without one), never
+    into one list in memory: a month of an organisation's IAM calls must not cost the driver its memory.
+    """
 
     def __init__(self, policy: ContextPolicy | None = None) -> None:
         self.policy = policy or ContextPolicy()
+        self._scratch: StateStore | None = None
+        self._scratch_dir: tempfile.TemporaryDirectory | None = None
 
-    def __call__(self, alerts: list[Alert], related: list[dict], state: StateStore | None) -> None:
-        # Without --state the same queries run on a throwaway in-memory store: one code path either way.
-        store = state if state is not None else StateStore(":memory:")
+    def remember(self, related: list[dict], state: StateStore | None) -> None:
+        if related:
+            self._store(state).save_related(related)
+
+    def __call__(self, alerts: list[Alert], state: StateStore | None) -> None:
+        store = self._store(state)
         try:
-            store.save_related(related, self.policy.keep_related.total_seconds())
+            store.prune_related(self.policy.keep_related.total_seconds())
             for alert in alerts:
                 if "TargetUserName" not in alert.row:
                     continue  # context is about a target IAM user; other rules keep their own severity
-                found = related_for(store, alert.row, alert.raw, self.policy)
+                found = _context_for(store, alert.row, alert.raw, self.policy)
                 apply(alert, assess(alert.row, alert.raw, found, self.policy, baseline_severity(alert.row)))
         finally:
-            if state is None:
-                store.close()
+            self._drop_scratch()
+
+    def _store(self, state: StateStore | None) -> StateStore:
+        if state is not None:
+            return state
+        if self._scratch is None:  # one code path with or without --state: the same queries on a scratch file
+            self._scratch_dir = tempfile.TemporaryDirectory(prefix="trailhound-context-")
+            self._scratch = StateStore(Path(self._scratch_dir.name) / "related.db")
+        return self._scratch
+
+    def _drop_scratch(self) -> None:
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch_dir.cleanup()  # type: ignore[union-attr]
+            self._scratch = self._scratch_dir = None
 
 
 def baseline_severity(row: dict) -> str:

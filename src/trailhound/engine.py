@@ -7,7 +7,11 @@ Two halves, kept apart so they can run in different places (worker processes, Sp
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 import time
+import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -42,10 +46,13 @@ class Collector(Protocol):
 
 
 class Enricher(Protocol):
-    """Runs once per run in the driver, before the allowlist and the state store: may add context to alerts
-    and change their severity (with reasons). `related` is every collector's output from every input."""
+    """Runs in the driver. `remember` receives each input's collected related events as results arrive (so
+    they need not all be held at once); the call, once per run before the allowlist and the state store, may
+    add context to alerts and change their severity (with reasons)."""
 
-    def __call__(self, alerts: list[Alert], related: list[dict], state: StateStore | None) -> None: ...
+    def remember(self, related: list[dict], state: StateStore | None) -> None: ...
+
+    def __call__(self, alerts: list[Alert], state: StateStore | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -74,6 +81,7 @@ class InputResult:
     problem: str | None = None
     prefiltered: bool = False  # no needle anywhere: skipped unparsed
     unparsed: int = 0  # records counted but not parsed: they hold no needle
+    traceback: str | None = None  # an unexpected error's traceback, shown only with --debug
 
 
 def evaluate(records: Iterable[dict], rules: list[Rule], options: ScanOptions, result: InputResult) -> None:
@@ -125,6 +133,17 @@ def scan_input(item: Input, rules: list[Rule], options: ScanOptions) -> InputRes
     result = InputResult(origin=item.origin)
     matcher = matcher_for(rules, options)
     try:
+        _scan_input(item, rules, options, result, matcher)
+    except Exception as exc:  # noqa: BLE001 - a bug or a source's own error must cost one input, not the run
+        # Alerts found before the error stay: they were read. The message is cut: it may quote log values.
+        result.problem = f"unexpected {type(exc).__name__} while reading: {str(exc)[:200]}"
+        result.traceback = traceback.format_exc()
+    return result
+
+
+def _scan_input(item: Input, rules: list[Rule], options: ScanOptions, result: InputResult,
+                matcher: Matcher | None) -> None:
+    try:
         if matcher is None:
             data = item.read()
             result.bytes = len(data)
@@ -136,19 +155,36 @@ def scan_input(item: Input, rules: list[Rule], options: ScanOptions) -> InputRes
             result.bytes, doc = sifted.bytes, sifted.document
     except OSError as exc:
         result.problem = f"cannot read ({exc.strerror or exc})"
-        return result
+        return
     if doc is None:
         result.prefiltered = True
-        return result
+        return
     result.skipped, result.unreadable, result.unparsed = doc.skipped, doc.unreadable, doc.unparsed
     result.records = doc.unparsed
     result.problem = doc.problem
     evaluate(doc.records, rules, options, result)
-    return result
 
 
 def _scan_one(job: tuple) -> InputResult:
     return scan_input(*job)
+
+
+def _worker_started(parent: int) -> None:
+    """A worker must not outlive its parent, nor hold the parent's stdout open. A SIGKILLed scan gets no
+    chance to stop its pool: its workers would wait for ever, and whoever reads the scan's output until EOF
+    (a pipe, a test, a log shipper) would wait with them."""
+    if sys.platform.startswith("linux"):
+        try:
+            import ctypes
+
+            ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent:  # the parent died before the line above took effect
+        os._exit(0)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # results travel back through the pool's own pipes; nothing is printed here
+    os.close(devnull)
 
 
 def scan_all(inputs: Iterable[Input], rules: list[Rule], options: ScanOptions, workers: int = 1
@@ -160,7 +196,7 @@ def scan_all(inputs: Iterable[Input], rules: list[Rule], options: ScanOptions, w
         return
     from concurrent.futures import ProcessPoolExecutor
 
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_worker_started, initargs=(os.getpid(),)) as pool:
         # Results come back in input order whatever finishes first, so output never depends on scheduling.
         yield from pool.map(_scan_one, ((item, rules, options) for item in inputs), chunksize=2)
 
@@ -179,10 +215,12 @@ class Summary:
     excluded: int = 0
     already_alerted: int = 0  # state: this event alerted in an earlier run
     within_window: int = 0  # state: same rule and DedupEntity alerted within the dedup window
+    redelivered: int = 0  # state: stored by an interrupted run that never wrote them out; emitted now
     alerts: int = 0
     already_processed: int = 0  # state: S3 objects an earlier run read whole, not read again
     prefiltered: int = 0  # inputs holding no needle: skipped unparsed
     bad_inputs: list[tuple[str, str]] = field(default_factory=list)
+    tracebacks: list[tuple[str, str]] = field(default_factory=list)
     excluded_by: Counter = field(default_factory=Counter)
     expired_entries: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -199,9 +237,11 @@ class Summary:
         self.prefiltered += result.prefiltered
         if result.problem:
             self.bad_inputs.append((result.origin, result.problem))
+        if result.traceback:
+            self.tracebacks.append((result.origin, result.traceback))
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("bad_inputs", "excluded_by")}
+        out = {k: v for k, v in self.__dict__.items() if k not in ("bad_inputs", "excluded_by", "tracebacks")}
         out["bad_inputs"] = [{"input": o, "reason": r} for o, r in self.bad_inputs]
         out["excluded_by"] = dict(self.excluded_by)
         return out
@@ -249,11 +289,11 @@ class Engine:
         in the same transaction as the alerts (see `incremental.py`)."""
         summary = Summary()
         matches: list[Alert] = []
-        related: list[dict] = []
         for result in results:
             summary.add(result)
             matches.extend(result.alerts)
-            related.extend(result.related)
+            for enricher in self.enrichers:
+                enricher.remember(result.related, self.state)
         matches.sort(key=lambda a: (a.sort_key, a.origin))
         unique: dict[str, Alert] = {}
         for alert in matches:
@@ -262,7 +302,7 @@ class Engine:
             else:
                 unique[alert.key] = alert
         for enrich in self.enrichers:
-            enrich(list(unique.values()), related, self.state)
+            enrich(list(unique.values()), self.state)
         if self.enrichers:  # an enricher may change a dedup field (Severity): DedupEntity must follow it
             for alert in unique.values():
                 alert.row["DedupEntity"] = dedup_entity(alert.row, self.options.dedup_fields)
@@ -273,7 +313,9 @@ class Engine:
             admitted = self.state.admit(alerts, self.dedup_window_s, processed=processed() if processed else ())
             summary.already_alerted = len(admitted.duplicate_events)
             summary.within_window = len(admitted.within_window)
-            alerts = admitted.new
+            orphans = self.state.take_orphans()
+            summary.redelivered = len(orphans)
+            alerts = orphans + admitted.new
         summary.alerts = len(alerts)
         return ScanResult(alerts=alerts, excluded=excluded, summary=summary)
 

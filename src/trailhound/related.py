@@ -55,10 +55,19 @@ def outcome(record: Record) -> str:
     return "success"
 
 
+# Every value below comes from the log. IAM caps names at 64 characters and ARNs at 2048; anything longer
+# is an attacker's padding, and unbounded values here would be stored, copied and re-read for every alert.
+_MAX_TEXT = 2048
+
+
+def _cap(text: str) -> str:
+    return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "…"
+
+
 def summarize(record: Record) -> dict[str, Any]:
     """One related event as a small, picklable dict: what a timeline row and the severity steps need."""
     target = record.request.get("userName")
-    return {
+    summary = {
         "Key": event_key(record),
         "Time": record.time_text,
         "Source": record.event_source.lower(),
@@ -74,6 +83,7 @@ def summarize(record: Record) -> dict[str, Any]:
         "SourceIpAddress": record.source_ip,
         "UserAgent": record.user_agent,
     }
+    return {k: _cap(v) for k, v in summary.items()}
 
 
 class RelatedEvents:

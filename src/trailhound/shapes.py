@@ -33,6 +33,31 @@ GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
 _RECORDS_OPEN = re.compile(r'\{\s*"Records"\s*:\s*\[')
 _RECORD_KEYS = ("eventName", "eventSource", "eventID", "eventVersion", "eventTime")
+# A JSON string (escapes included) or a bracket: enough to find where a value too deep to parse ends.
+_JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+_CSV_FIELD_LIMIT = 2**31 - 1  # the csv module's default (128 KiB) would end a file at its first long user agent
+
+
+def _json_int(text: str) -> int | str:
+    """orjson cannot hold integers beyond 64 bits (nor write them back): such a number is kept as its digits."""
+    if len(text) > 20:
+        return text
+    value = int(text)
+    return value if -2**63 <= value < 2**64 else text
+
+
+_DECODER = json.JSONDecoder(parse_int=_json_int)
+
+
+def _loads(text: str | bytes) -> Any:
+    """orjson, and the standard library for what orjson refuses but is JSON (huge integers).
+
+    Raises ValueError (or RecursionError) when the text is not JSON.
+    """
+    try:
+        return orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return _DECODER.decode(text.decode() if isinstance(text, bytes) else text)
 
 
 @dataclass
@@ -115,8 +140,8 @@ def _decode_text(data: bytes, doc: Document) -> str:
 
 def _parses(text: str) -> bool:
     try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError:
+        _loads(text)
+    except (ValueError, RecursionError):
         return False
     return True
 
@@ -136,8 +161,8 @@ def _collect_lines(text: str, doc: Document) -> None:
         if not line:
             continue
         try:
-            value = orjson.loads(_strip_line_prefix(line))
-        except orjson.JSONDecodeError:
+            value = _loads(_strip_line_prefix(line))
+        except (ValueError, RecursionError):
             doc.unreadable += 1
             bad_lines.append(number)
             continue
@@ -148,7 +173,7 @@ def _collect_lines(text: str, doc: Document) -> None:
 
 def _collect_stream(text: str, doc: Document) -> None:
     """Concatenated JSON values, or a document broken part-way: read value by value, keep what parses."""
-    decoder = json.JSONDecoder()
+    decoder = _DECODER
     pos = _skip_ws(text, 0)
     while pos < len(text):
         if _RECORDS_OPEN.match(text, pos) or text[pos] == "[":
@@ -180,11 +205,22 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
     while pos < len(text) and text[pos] != "]":
         try:
             value, pos = decoder.raw_decode(text, pos)
-        except (ValueError, RecursionError) as exc:
+        except RecursionError as exc:
+            # One element nested too deep must not hide the records after it: step over it, count it.
+            end = _skip_value(text, pos)
+            if end < 0:
+                doc.problems.append(f"broken JSON at {_where(text, pos, exc)}; "
+                                    f"read the {len(doc.records)} record(s) before it")
+                return -1
+            doc.unreadable += 1
+            doc.problems.append(f"skipped an item at line {text.count(chr(10), 0, pos) + 1} (nesting too deep)")
+            value, pos = None, end
+        except ValueError as exc:
             doc.problems.append(f"broken JSON at {_where(text, pos, exc)}; "
                                 f"read the {len(doc.records)} record(s) before it")
             return -1
-        _collect_item(value, doc, in_records=wrapped)
+        if value is not None:
+            _collect_item(value, doc, in_records=wrapped)
         pos = _skip_ws(text, pos)
         if pos < len(text) and text[pos] == ",":
             pos = _skip_ws(text, pos + 1)
@@ -192,11 +228,29 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
             repaired = True  # elements with no comma between them: read on, but say the file is malformed
             doc.problems.append(f"not valid JSON (missing ',' at line {text.count(chr(10), 0, pos) + 1}); "
                                 "read on past it")
+    if pos >= len(text):  # the text ended inside the array: a cut file, which must not pass as complete
+        doc.problems.append(f"ends before the closing ']' (cut short?); read the {len(doc.records)} record(s) "
+                            "before the end")
+        return -1
     pos += 1
     if wrapped:  # the closing brace of {"Records": [...]} (and any sibling keys) ends the value
         end = text.find("}", pos)
         pos = len(text) if end < 0 else end + 1
     return pos
+
+
+def _skip_value(text: str, pos: int) -> int:
+    """The end of the array or object starting at `pos` (-1 if it never closes), without parsing it."""
+    depth = 0
+    for match in _JSON_TOKEN.finditer(text, pos):
+        token = match.group()
+        if token in ("[", "{"):
+            depth += 1
+        elif token in ("]", "}"):
+            depth -= 1
+            if depth == 0:
+                return match.end()
+    return -1
 
 
 def _skip_ws(text: str, pos: int) -> int:
@@ -220,8 +274,14 @@ def _looks_like_csv_header(text: str) -> bool:
 
 
 def _collect_csv(text: str, doc: Document) -> None:
-    for row in csv.DictReader(io.StringIO(text)):
-        _collect_item({k: v for k, v in row.items() if k is not None}, doc)
+    csv.field_size_limit(_CSV_FIELD_LIMIT)
+    reader = csv.DictReader(io.StringIO(text))
+    try:
+        for row in reader:
+            _collect_item({k: v for k, v in row.items() if k is not None}, doc)
+    except csv.Error as exc:
+        doc.problems.append(f"broken CSV at line {reader.line_num} ({exc}); read the {len(doc.records)} "
+                            "record(s) before it")
 
 
 def _collect(value: Any, doc: Document) -> None:
@@ -298,9 +358,11 @@ def _unwrap_message(obj: dict, doc: Document) -> bool:
     if not isinstance(message, str) or not message.lstrip().startswith("{") or "eventName" in obj:
         return False
     try:
-        _collect_item(orjson.loads(message), doc)
-    except orjson.JSONDecodeError:
+        value = _loads(message)
+    except (ValueError, RecursionError):
         doc.unreadable += 1
+    else:
+        _collect_item(value, doc)
     return True
 
 
@@ -313,9 +375,11 @@ def _unwrap_lookup_events(obj: dict, doc: Document) -> bool:
     event = obj.get("CloudTrailEvent")
     if isinstance(event, str):
         try:
-            _collect_item(orjson.loads(event), doc)
-        except orjson.JSONDecodeError:
+            value = _loads(event)
+        except (ValueError, RecursionError):
             doc.unreadable += 1
+        else:
+            _collect_item(value, doc)
         return True
     return False
 
@@ -337,8 +401,14 @@ def _unwrap_log_analytics(obj: dict, doc: Document) -> bool:
     for table in tables:
         if not isinstance(table, dict):
             continue
-        names = [c.get("name") if isinstance(c, dict) else None for c in table.get("columns") or []]
-        for row in table.get("rows") or []:
+        columns, rows = table.get("columns"), table.get("rows")
+        if not isinstance(columns, list) or not isinstance(rows, list):
+            doc.unreadable += 1
+            continue
+        # A column name that is not a string cannot be a Sentinel column (and could not be a dict key).
+        names = [c.get("name") if isinstance(c, dict) and isinstance(c.get("name"), str) else None
+                 for c in columns]
+        for row in rows:
             if isinstance(row, list):
                 _collect_item(dict(zip(names, row)), doc)
             else:
@@ -390,8 +460,8 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool]) -> Do
         data = memoryview(data)[len(BOM):]
     try:
         raws = _DELIVERY.decode(data).Records
-    except (msgspec.DecodeError, msgspec.ValidationError):
-        raws = None
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+        raws = None  # not a delivery file, or one too odd to split here (deep nesting): `parse` salvages it
     if raws is None:
         if len(data) > WHOLE_PARSE_LIMIT:  # a big array or NDJSON file: one record at a time, not all at once
             from .splitter import split_stream

@@ -2,10 +2,16 @@
 
 WAL mode and a busy timeout let two runs share a file; every check-and-insert happens inside one
 `BEGIN IMMEDIATE` transaction, so two runs racing on the same event still store (and emit) it once.
+
+An alert is raised when it is stored. With `track_delivery`, it is stored as not yet emitted, and marked
+emitted once written out; a run killed in between leaves it pending, and the next run (once the killed one
+is known to be over, see runlock.py) emits it. So no alert is lost to a crash; one printed just before a
+crash may be printed again, with the same AlertId.
 """
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import time
 import uuid
@@ -17,6 +23,7 @@ from typing import Any, Iterable, Iterator, Protocol
 
 import orjson
 
+from . import runlock
 from .alerts import Alert
 from .errors import ConfigError
 from .records import format_time, parse_time
@@ -35,6 +42,7 @@ CREATE TABLE IF NOT EXISTS alerts (
     origin       TEXT,
     row          TEXT NOT NULL,
     raw          TEXT NOT NULL,
+    emitted      INTEGER NOT NULL DEFAULT 1,
     UNIQUE (rule_id, event_key)
 );
 CREATE INDEX IF NOT EXISTS alerts_dedup ON alerts (rule_id, dedup_entity, raised_at);
@@ -110,21 +118,35 @@ class Admission:
 
 
 class StateStore:
-    def __init__(self, path: str | Path, busy_timeout_s: float = 60.0) -> None:
+    def __init__(self, path: str | Path, busy_timeout_s: float = 60.0, track_delivery: bool = False) -> None:
         self.path = Path(path)
         self.run_id = uuid.uuid4().hex
+        self.track_delivery = track_delivery
+        self._lock: runlock.RunLock | None = None
         try:
+            if str(path) != ":memory:":
+                _create_private(self.path)
             self.db = sqlite3.connect(self.path, timeout=busy_timeout_s, isolation_level=None)
-            self.db.execute("PRAGMA journal_mode=WAL")
+            _set_wal(self.db, busy_timeout_s)
             self.db.execute("PRAGMA synchronous=NORMAL")
             with self.transaction():  # executescript() would commit on its own; keep it one transaction
                 for statement in _statements(SCHEMA):
                     self.db.execute(statement)
-        except sqlite3.DatabaseError as exc:
+                _add_emitted_column(self.db)
+        except (sqlite3.DatabaseError, OSError) as exc:
             raise ConfigError(f"{self.path}: cannot use as a state store ({exc})") from None
+        if track_delivery:
+            try:
+                self._lock = runlock.RunLock(self.path, self.run_id)
+            except OSError as exc:
+                self.db.close()
+                raise ConfigError(f"{self.path}: cannot lock beside the state store ({exc})") from None
 
     def close(self) -> None:
         self.db.close()
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> "StateStore":
         return self
@@ -167,12 +189,39 @@ class StateStore:
                     continue
                 db.execute(
                     "INSERT INTO alerts (id, rule_id, event_key, dedup_entity, event_time, raised_at, run_id,"
-                    " severity, origin, row, raw) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                    " severity, origin, row, raw, emitted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
                     (alert.id, alert.rule_id, event_key, alert.row["DedupEntity"], alert.row["TimeGenerated"],
                      now, self.run_id, alert.row["Severity"], alert.origin, _json(alert.as_dict()),
-                     _json(alert.raw)))
+                     _json(alert.raw), 0 if self.track_delivery else 1))
                 result.new.append(alert)
         return result
+
+    def take_orphans(self) -> list[Alert]:
+        """Alerts stored by runs that are over but never marked emitted: taken over by this run, to emit."""
+        if not self.track_delivery:
+            return []
+        taken: list[Alert] = []
+        with self.transaction() as db:
+            runs = [r for (r,) in db.execute("SELECT DISTINCT run_id FROM alerts WHERE emitted=0 AND run_id<>?",
+                                             (self.run_id,))]
+            for run in runs:
+                if runlock.is_alive(self.path, run):
+                    continue  # still writing them out itself
+                rows = db.execute("SELECT row, raw, rule_id, event_key, origin FROM alerts "
+                                  "WHERE run_id=? AND emitted=0 ORDER BY event_time, event_key", (run,)).fetchall()
+                taken.extend(alert_from_stored(*row) for row in rows)
+                db.execute("UPDATE alerts SET run_id=? WHERE run_id=? AND emitted=0", (self.run_id, run))
+        runlock.sweep(self.path)
+        return taken
+
+    def mark_emitted(self, alerts: list[Alert]) -> None:
+        if not self.track_delivery or not alerts:
+            return
+        with self.transaction() as db:
+            db.executemany("UPDATE alerts SET emitted=1 WHERE id=?", [(a.id,) for a in alerts])
+
+    def pending(self) -> int:
+        return self.db.execute("SELECT count(*) FROM alerts WHERE emitted=0").fetchone()[0]
 
     def record_exclusions(self, excluded: list[tuple[Alert, Any]], now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -184,15 +233,21 @@ class StateStore:
                     (alert.rule_id, alert.key.split("|", 1)[1], entry.reason, entry.owner, now, alert.origin,
                      _json(alert.as_dict()), _json(alert.raw)))
 
-    def save_related(self, events: list[dict], keep_s: float) -> None:
-        """Remember related events (context for later runs); forget those older than `keep_s` before the
-        newest one held, by event time, so replaying old logs ages out the same way as live ones."""
+    def save_related(self, events: list[dict], keep_s: float | None = None) -> None:
+        """Remember related events (context for later runs and for this run's alerts), then prune if `keep_s`."""
         with self.transaction() as db:
             db.executemany(
                 "INSERT OR IGNORE INTO related_events (event_key, event_time, account, actor, subject, target, data)"
                 " VALUES (?,?,?,?,?,?,?)",
                 [(e["Key"], e["Time"], e["AccountId"], e["Actor"], e["Subject"], e["Target"], _json(e))
                  for e in events])
+        if keep_s is not None:
+            self.prune_related(keep_s)
+
+    def prune_related(self, keep_s: float) -> None:
+        """Forget related events older than `keep_s` before the newest one held, by event time, so replaying
+        old logs ages out the same way as live ones."""
+        with self.transaction() as db:
             newest = db.execute("SELECT max(event_time) FROM related_events").fetchone()[0]
             cutoff = _iso_minus(newest, keep_s)
             if cutoff:
@@ -206,6 +261,30 @@ class StateStore:
             "UNION SELECT data FROM related_events WHERE actor=? AND event_time>=? AND event_time<=?",
             (account, user, user, end, actor, start, end)).fetchall()
         return [orjson.loads(r[0]) for r in rows]
+
+    def context_about(self, account: str, user: str, actor: str, when: str, logins_until: str,
+                      activity: tuple[str, str], activity_limit: int) -> list[dict]:
+        """Only the related events an alert's severity steps read, each query bounded: the user's successful
+        creations up to `when`, its console sign-ins from `when` to `logins_until`, and the actor's first
+        `activity_limit` calls in the `activity` window. An automation role with thousands of IAM calls, or a
+        user with thousands of events, costs each alert a few index lookups, not a scan of them all."""
+        name, outcome = "json_extract(data, '$.Name')", "json_extract(data, '$.Outcome')"
+        queries = (
+            (f"SELECT data FROM related_events WHERE account=? AND target=? AND event_time<=? "
+             f"AND {name}='CreateUser' AND {outcome}='success' ORDER BY event_time DESC LIMIT 1",
+             (account, user, when)),
+            (f"SELECT data FROM related_events WHERE account=? AND subject=? AND event_time>=? AND event_time<=? "
+             f"AND {name}='ConsoleLogin' ORDER BY event_time LIMIT ?",
+             (account, user, when, logins_until, activity_limit)),
+            ("SELECT data FROM related_events WHERE actor=? AND event_time>=? AND event_time<=? "
+             "ORDER BY event_time, event_key LIMIT ?", (actor, *activity, activity_limit + 1)),
+        )
+        found: dict[str, dict] = {}
+        for sql, args in queries:
+            for (data,) in self.db.execute(sql, args):
+                event = orjson.loads(data)
+                found[event["Key"]] = event
+        return list(found.values())
 
     def find_alerts(self, id_prefix: str, limit: int = 2) -> list[tuple[dict, dict]]:
         """Stored alerts (row, raw record) whose id starts with `id_prefix`: one when it is unambiguous."""
@@ -231,6 +310,36 @@ def alert_from_stored(row: str, raw: str, rule_id: str, event_key: str, origin: 
     stored = orjson.loads(row)
     stored.pop("AlertId", None)
     return Alert(row=stored, raw=orjson.loads(raw), origin=origin or "", key=f"{rule_id}|{event_key}")
+
+
+def _set_wal(db: sqlite3.Connection, timeout_s: float) -> None:
+    """Switch to WAL. Two runs creating the same new file at once can get "database is locked" here without
+    SQLite's busy handler being consulted, so wait for the other run as the busy timeout would."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+def _create_private(path: Path) -> None:
+    """A new state file is readable by its owner only: it keeps whole records (addresses, ARNs, key ids)."""
+    try:
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except FileExistsError:
+        pass
+
+
+def _add_emitted_column(db: sqlite3.Connection) -> None:
+    """State files from before delivery tracking: their alerts count as emitted (they were printed)."""
+    columns = {name for _, name, *_ in db.execute("PRAGMA table_info(alerts)")}
+    if "emitted" not in columns:
+        db.execute("ALTER TABLE alerts ADD COLUMN emitted INTEGER NOT NULL DEFAULT 1")
+    db.execute("CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (run_id) WHERE emitted = 0")
 
 
 def _json(value: Any) -> str:

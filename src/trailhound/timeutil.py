@@ -16,13 +16,19 @@ def parse_duration(text: str, what: str = "duration") -> timedelta:
     match = _DURATION.match(text or "")
     if not match:
         raise ConfigError(f"{what}: {text!r} is not a duration; use a number and a unit, like 90m, 2h or 7d")
-    return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
+    try:
+        return timedelta(seconds=float(match.group(1)) * _UNITS[match.group(2).lower()])
+    except OverflowError:
+        raise ConfigError(f"{what}: {text!r} is longer than a calendar can hold") from None
 
 
 def parse_when(text: str, what: str, now: datetime | None = None) -> datetime:
     """`2h` / `7d` (that long before now) or an ISO 8601 time (UTC unless it says otherwise)."""
     if _DURATION.match(text or ""):
-        return (now or datetime.now(timezone.utc)) - parse_duration(text, what)
+        try:
+            return (now or datetime.now(timezone.utc)) - parse_duration(text, what)
+        except OverflowError:
+            raise ConfigError(f"{what}: {text!r} reaches before the year 1") from None
     parsed = parse_time(text)
     if parsed is None:
         raise ConfigError(f"{what}: {text!r} is neither a duration (2h, 7d) nor an ISO 8601 time")

@@ -7,6 +7,7 @@ import sys
 import typer
 
 from ..rules import ALL_RULES, get_rule
+from ..textsafe import inert
 
 app = typer.Typer(help="List the rules, or show one rule's whole use case.", no_args_is_help=True)
 
@@ -24,7 +25,7 @@ def show(rule_id: str = typer.Argument(..., help="Rule id, e.g. 0xFF-0237")) -> 
     try:
         rule = get_rule(rule_id)
     except KeyError as exc:
-        sys.stderr.write(f"trailhound: error: {exc.args[0]}\n")
+        sys.stderr.write(f"trailhound: error: {inert(exc.args[0])}\n")  # it quotes what was typed
         raise typer.Exit(2) from None
     d = rule.describe()
     lines = [f"{d['id']}  {d['name']}  (version {d['version']}, severity {d['severity']})", ""]

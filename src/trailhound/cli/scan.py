@@ -114,7 +114,7 @@ def scan(
             if engine_name == "local":
                 select.check(paths, event_history)
             sinks = _sinks(config, sink)
-            store = stack.enter_context(StateStore(state)) if state else None
+            store = stack.enter_context(StateStore(state, track_delivery=True)) if state else None
             settings = dict(rules=rules, options=options, allowlist=allow, state=store, dedup_window_s=window,
                             enrichers=(ContextEnricher(policy),))
             if engine_name == "spark":
@@ -127,6 +127,9 @@ def scan(
                 advance = stack.enter_context(progress_bar(len(inputs), sum(i.size() for i in inputs)))
                 engine = Engine(**settings, workers=_workers(workers, len(inputs)), progress=advance)
                 result = engine.run(inputs)
+            write_alerts(result.alerts, output_format)
+            if store is not None:  # only now: a run killed before this line has its alerts emitted next time
+                store.mark_emitted(result.alerts)
     except ConfigError as exc:
         _error(str(exc))
         raise typer.Exit(EXIT_USAGE) from None
@@ -135,8 +138,7 @@ def scan(
             traceback.print_exc()
         _error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
         raise typer.Exit(EXIT_BAD_INPUT) from None
-    write_alerts(result.alerts, output_format)
-    report(result.summary)
+    report(result.summary, debug)
     delivered = _deliver(result.alerts, sinks, state) if sinks else True
     if fail_on_alert and result.alerts:
         raise typer.Exit(EXIT_ALERTS)
@@ -159,8 +161,11 @@ def _split(values: list[str] | None) -> list[str]:
     return [v.strip() for value in values or [] for v in value.split(",") if v.strip()]
 
 
-def report(summary: Summary) -> None:
-    """Problems one line each, then a one-line summary, all on stderr."""
+def report(summary: Summary, debug: bool = False) -> None:
+    """Problems one line each, then a one-line summary, all on stderr (with --debug, tracebacks first)."""
+    for origin, text in summary.tracebacks if debug else ():
+        lines = "".join(f"  {inert(line)}\n" for line in text.splitlines())  # a message may quote log values
+        sys.stderr.write(f"trailhound: debug: {inert(origin)}:\n{lines}")
     for origin, reason in summary.bad_inputs:
         sys.stderr.write(f"trailhound: warning: {inert(origin)}: {inert(reason)}\n")
     for line in summary.expired_entries:
@@ -170,6 +175,7 @@ def report(summary: Summary) -> None:
     for label, value in (("duplicate event(s)", summary.duplicates), ("excluded by allowlist", summary.excluded),
                          ("already alerted", summary.already_alerted),
                          ("object(s) already processed", summary.already_processed),
+                         ("redelivered from an interrupted run", summary.redelivered),
                          ("deduplicated within window", summary.within_window),
                          ("outside --since/--until", summary.out_of_range),
                          ("with unreadable time", summary.undated),

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Iterator
@@ -27,7 +29,12 @@ class FileInput:
             return 0
 
     def read(self) -> bytes:
-        with open(self.path, "rb") as handle:
+        # O_NONBLOCK and the check after opening: a FIFO, a device (/dev/zero) or a socket dropped in a
+        # log folder, or a symlink to one, would otherwise hang the run or fill memory.
+        fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with open(fd, "rb") as handle:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, "not a regular file")
             return handle.read()
 
 
