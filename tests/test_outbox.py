@@ -64,3 +64,22 @@ def test_pending_deliveries_of_a_sink_no_longer_configured_wait_for_it(tmp_path)
     assert other.returncode == 0
     assert "pending for webhook:http://127.0.0.1:" in other.stderr
     assert not (tmp_path / "p.jsonl").exists()  # an alert raised earlier is not replayed into a new sink
+
+
+def test_a_crash_between_storing_and_delivering_loses_no_delivery(tmp_path):
+    # The deliveries are queued in the transaction that stores the alerts, so the next run sends them even
+    # though, for it, every alert is old news.
+    port = _free_port()
+    out, state = tmp_path / "alerts.jsonl", str(tmp_path / "state.db")
+    config = _config(tmp_path, f"http://127.0.0.1:{port}/hook/SECRET", out)
+    logs = write(tmp_path / "in" / "a.json", {"Records": [record(eventID=f"e-{i}", user=f"u{i}") for i in range(3)]})
+    crashed = run_cli("scan", str(logs), "--config", config, "--state", state,
+                      env={"TRAILHOUND_TEST_CRASH_AT": "before-delivery"})
+    assert crashed.returncode == 70 and len(jsonl(crashed.stdout)) == 3
+    assert not out.exists()
+    with Receiver(port=port) as hook:
+        restarted = run_cli("scan", str(logs), "--config", config, "--state", state)
+    assert restarted.returncode == 0, restarted.stderr
+    assert jsonl(restarted.stdout) == [] and "3 already alerted" in restarted.stderr
+    assert sorted(r["json"]["TargetUserName"] for r in hook.received) == ["u0", "u1", "u2"]
+    assert sorted(r["TargetUserName"] for r in jsonl(out.read_text())) == ["u0", "u1", "u2"]

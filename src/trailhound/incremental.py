@@ -7,7 +7,6 @@ part, is read again next time (its alerts are still stored once: the state store
 
 from __future__ import annotations
 
-import os
 import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
@@ -15,26 +14,7 @@ from typing import Any, Callable, Iterable, Iterator
 from .engine import Engine, InputResult, ScanResult, scan_input
 from .sources.s3 import S3Object, client, describe_client_error, prefetched
 from .state import StateStore
-
-# Test hook (documented in docs/sources.md): "after-store" ends the process right after the alerts and
-# marks are committed, before anything is printed or any message is deleted; "before-store" just before.
-CRASH_ENV = "TRAILHOUND_TEST_CRASH_AT"
-
-
-# Test hook: seconds to spend on each input before scanning it, so a test can signal mid-object or watch a
-# message's visibility being extended.
-SLOW_ENV = "TRAILHOUND_TEST_SLOW_INPUT_S"
-
-
-def crash_point(name: str) -> None:
-    if os.environ.get(CRASH_ENV) == name:
-        os._exit(70)
-
-
-def slow_down() -> None:
-    if os.environ.get(SLOW_ENV):
-        time.sleep(float(os.environ[SLOW_ENV]))
-
+from .testhooks import crash_point, slow_down
 
 @dataclass
 class Outcome:

@@ -122,6 +122,7 @@ class StateStore:
         self.path = Path(path)
         self.run_id = uuid.uuid4().hex
         self.track_delivery = track_delivery
+        self.sink_ids: tuple[str, ...] = ()  # sinks this run delivers to: `admit` queues their deliveries
         self._lock: runlock.RunLock | None = None
         try:
             if str(path) != ":memory:":
@@ -193,6 +194,10 @@ class StateStore:
                     (alert.id, alert.rule_id, event_key, alert.row["DedupEntity"], alert.row["TimeGenerated"],
                      now, self.run_id, alert.row["Severity"], alert.origin, _json(alert.as_dict()),
                      _json(alert.raw), 0 if self.track_delivery else 1))
+                # Queued with the alert, in its transaction: a crash before the sinks are reached leaves the
+                # deliveries pending for the next run, never an alert stored and silently never sent.
+                db.executemany("INSERT OR IGNORE INTO deliveries (alert_id, sink_id, queued_at) VALUES (?,?,?)",
+                               [(alert.id, sink_id, now) for sink_id in self.sink_ids])
                 result.new.append(alert)
         return result
 

@@ -23,6 +23,7 @@ from ..rules import load_rules
 from ..sources import select
 from ..sources.files import iter_files
 from ..state import StateStore
+from ..testhooks import crash_point
 from ..textsafe import inert
 from ..timeutil import parse_duration, parse_when
 
@@ -115,6 +116,8 @@ def scan(
                 select.check(paths, event_history)
             sinks = _sinks(config, sink)
             store = stack.enter_context(StateStore(state, track_delivery=True)) if state else None
+            if store is not None:
+                store.sink_ids = tuple(s.id for s in sinks)
             settings = dict(rules=rules, options=options, allowlist=allow, state=store, dedup_window_s=window,
                             enrichers=(ContextEnricher(policy),))
             if engine_name == "spark":
@@ -139,6 +142,7 @@ def scan(
         _error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
         raise typer.Exit(EXIT_BAD_INPUT) from None
     report(result.summary, debug)
+    crash_point("before-delivery")
     delivered = _deliver(result.alerts, sinks, state) if sinks else True
     if fail_on_alert and result.alerts:
         raise typer.Exit(EXIT_ALERTS)
