@@ -143,6 +143,16 @@ class StateStore:
                 self.db.close()
                 raise ConfigError(f"{self.path}: cannot lock beside the state store ({exc})") from None
 
+    def new_run(self) -> None:
+        """Begin another run on this connection (watch: each batch is one run, as each hourly run of the
+        original rule was, so the dedup window applies between batches). The run lock follows the id."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+        self.run_id = uuid.uuid4().hex
+        if self.track_delivery:
+            self._lock = runlock.RunLock(self.path, self.run_id)
+
     def close(self) -> None:
         self.db.close()
         if self._lock is not None:

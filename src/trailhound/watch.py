@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import signal
 import time
-import uuid
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -225,7 +224,7 @@ class Watcher:
 
     # -- both ------------------------------------------------------------------------------------------
     def _process(self, items: list) -> Outcome:
-        self.engine.state.run_id = uuid.uuid4().hex  # each batch is one run, as each hourly run of the rule was
+        self.engine.state.new_run()
         outcome = process(self.engine, items, self.settings.threads, should_stop=lambda: self.stopper.requested,
                           on_start=lambda item: logs.event("object.started", origin=item.origin))
         for origin, reason in outcome.failed.items():

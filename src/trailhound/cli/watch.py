@@ -12,7 +12,7 @@ import typer
 from ..errors import ConfigError
 from ..sources import select
 from ..textsafe import inert
-from .scan import EXIT_BAD_INPUT, EXIT_USAGE, _dedup_fields, _format, _rules, _split
+from .scan import EXIT_BAD_INPUT, EXIT_USAGE, _dedup_fields, _deliver, _format, _rules, _sinks, _split
 
 
 def watch(
@@ -35,6 +35,9 @@ def watch(
     dedup_window: str = typer.Option("2h", "--dedup-window", help="Suppress an alert whose DedupEntity alerted this recently."),
     rule: Optional[List[str]] = typer.Option(None, "--rule", help="Run only this rule (repeatable)."),
     threads: int = typer.Option(8, "--threads", help="Parallel downloads."),
+    sink: Optional[List[str]] = typer.Option(None, "--sink", help="Also deliver alerts to KIND[:TARGET] "
+                                             "(repeatable), as with scan."),
+    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of sinks and delivery settings."),
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
 ) -> None:
     """Watch for new CloudTrail objects; alerts go to stdout exactly once, logs to stderr.
@@ -44,8 +47,10 @@ def watch(
     """
     from .. import logs
     from ..allowlist import load_allowlist
+    from ..context import ContextEnricher
     from ..engine import Engine, ScanOptions
     from ..output import write_alerts
+    from ..related import RelatedEvents
     from ..state import StateStore
     from ..timeutil import parse_duration
     from ..watch import Watcher, WatchSettings
@@ -67,11 +72,23 @@ def watch(
             lookback=parse_duration(lookback, "--lookback"), accounts=frozenset(_split(accounts)),
             regions=tuple(_split(regions)), visibility_s=visibility_timeout)
         output_format = _format(fmt)
-        engine = Engine(_rules(rule), ScanOptions(dedup_fields=_dedup_fields(dedup_fields)),
-                        allowlist=load_allowlist(allowlist) if allowlist else None,
-                        state=StateStore(state),
-                        dedup_window_s=parse_duration(dedup_window, "--dedup-window").total_seconds())
-        watcher = Watcher(engine, settings, emit=lambda alerts: write_alerts(alerts, output_format))
+        sinks = _sinks(config, sink)
+        store = StateStore(state, track_delivery=True)
+        store.sink_ids = tuple(s.id for s in sinks)
+        # The same engine as scan's: prefilter, context and severity reasons, allowlist, dedup.
+        engine = Engine(_rules(rule), ScanOptions(dedup_fields=_dedup_fields(dedup_fields),
+                                                  collectors=(RelatedEvents(),)),
+                        allowlist=load_allowlist(allowlist) if allowlist else None, state=store,
+                        dedup_window_s=parse_duration(dedup_window, "--dedup-window").total_seconds(),
+                        enrichers=(ContextEnricher(),))
+
+        def emit(alerts: list) -> None:
+            write_alerts(alerts, output_format)
+            store.mark_emitted(alerts)
+            if sinks:
+                _deliver(alerts, sinks, state)
+
+        watcher = Watcher(engine, settings, emit=emit)
         watcher.stopper.install()
         code = watcher.run()
     except ConfigError as exc:
