@@ -2,8 +2,9 @@
 
     python benchmarks/make_corpus.py OUT [--files 400] [--mb 1000] [--quick]
 
-Background records come from trailhound.demo (services, identities, user agents of a real organisation
-trail). Planted: CreateLoginProfile without a reset (the matches, listed in OUT/expected.txt), and decoys a
+Background records are made fresh, each with its own ids, time, caller and request, in the mix of a busy
+organisation trail (data-plane and read calls dominate; identity-plane calls are a few percent), using
+trailhound.demo's identities and user agents. Planted: CreateLoginProfile without a reset (the matches, listed in OUT/expected.txt), and decoys a
 naive scanner would count: the same call with a reset required, UpdateLoginProfile, and the needle in an
 unrelated field (an S3 key, a user agent), in other letter cases too.
 """
@@ -11,13 +12,13 @@ unrelated field (an S3 key, a user agent), in other letter cases too.
 from __future__ import annotations
 
 import argparse
+import gzip
 import random
 import sys
 from datetime import timedelta
 from pathlib import Path
 
 import orjson
-from isal import igzip
 
 from trailhound import demo
 
@@ -40,24 +41,59 @@ def planted(rnd: random.Random, index: int) -> tuple[list[dict], list[str]]:
     return [match, shouty] + decoys, [match["eventID"], shouty["eventID"]]
 
 
+# The mix of a busy organisation trail: data-plane and read calls dominate, identity-plane calls are a few
+# percent (CloudTrail's own event history shows the same shape). Weights per 1,000 records.
+_MIX = (
+    ("s3.amazonaws.com", "GetObject", 260), ("s3.amazonaws.com", "PutObject", 120), ("kms.amazonaws.com", "Decrypt", 110),
+    ("sts.amazonaws.com", "AssumeRole", 90), ("ec2.amazonaws.com", "DescribeInstances", 80),
+    ("logs.amazonaws.com", "PutLogEvents", 70), ("dynamodb.amazonaws.com", "Query", 60),
+    ("lambda.amazonaws.com", "Invoke", 50), ("ec2.amazonaws.com", "DescribeSecurityGroups", 40),
+    ("ssm.amazonaws.com", "GetParameter", 40), ("secretsmanager.amazonaws.com", "GetSecretValue", 30),
+    ("sts.amazonaws.com", "GetCallerIdentity", 20), ("iam.amazonaws.com", "GetRole", 15),
+    ("iam.amazonaws.com", "ListUsers", 5), ("iam.amazonaws.com", "GetUser", 5),
+    ("signin.amazonaws.com", "ConsoleLogin", 3), ("iam.amazonaws.com", "CreateAccessKey", 1),
+    ("iam.amazonaws.com", "CreateUser", 1),
+)
+_NAMES = [(source, name) for source, name, _ in _MIX]
+_WEIGHTS = [weight for _, _, weight in _MIX]
+
+
+def background(rnd: random.Random, when, region: str) -> bytes:
+    """One fresh record (its own ids, time, caller and request): real trails do not repeat records."""
+    source, name = rnd.choices(_NAMES, _WEIGHTS)[0]
+    if rnd.random() < 0.4:
+        identity = demo._user(rnd.choice(demo._PEOPLE))
+    else:
+        identity = demo._role(rnd.choice(("deploy", "lambda-exec", "monitoring", "etl", "web")),
+                              f"s-{rnd.randint(100, 99999)}")
+    request = {"bucketName": f"acme-{rnd.choice(('data', 'logs', 'ml', 'web'))}",
+               "key": f"{rnd.choice(('reports', 'raw', 'tmp'))}/{rnd.getrandbits(40):x}.parquet"} \
+        if source.startswith("s3") else {"resource": f"{name.lower()}-{rnd.getrandbits(24):x}"}
+    event = demo._event(rnd, when, region, source, name, identity, request, None, read_only=name.startswith(("Get", "Describe", "List")))
+    return orjson.dumps(event)
+
+
 def write_corpus(out: Path, files: int, total_mb: float, seed: int = 237, plant_every: int = 40) -> list[str]:
     rnd = random.Random(seed)
-    pool = [orjson.dumps(demo.background(rnd, demo.DAY + timedelta(seconds=rnd.randint(0, 86399)),
-                                          rnd.choice(demo.REGIONS))) for _ in range(4000)]
-    per_file = max(1, int(total_mb * 1e6 / files / (sum(map(len, pool)) / len(pool))))
     expected: list[str] = []
+    per_file = total_mb * 1e6 / files
     for index in range(files):
         region = demo.REGIONS[index % len(demo.REGIONS)]
-        records = rnd.choices(pool, k=per_file)
+        start = demo.DAY + timedelta(minutes=5 * index)
+        records, size = [], 0
+        while size < per_file:
+            record = background(rnd, start + timedelta(seconds=rnd.randint(0, 299)), region)
+            records.append(record)
+            size += len(record) + 1
         if index % plant_every == plant_every // 2:
             extra, ids = planted(rnd, index)
             expected += ids
             for record in extra:
                 records.insert(rnd.randrange(len(records) + 1), orjson.dumps(record))
-        when = demo.DAY + timedelta(minutes=5 * index)
-        path = out / demo._key(region, when, rnd)  # out/AWSLogs/...
+        path = out / demo._key(region, start, rnd)  # out/AWSLogs/...
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(igzip.compress(b'{"Records":[' + b",".join(records) + b"]}", 1))
+        # CloudTrail delivers gzip at the default level; level 6 here, as gzip(1) would.
+        path.write_bytes(gzip.compress(b'{"Records":[' + b",".join(records) + b"]}", 6))
     (out / "expected.txt").write_text("".join(f"{e}\n" for e in sorted(expected)))
     return expected
 

@@ -54,6 +54,8 @@ def test_onboarding_by_an_automation_role_is_low_with_its_reason(tmp_path):
 
 def test_stolen_keys_on_an_existing_user_stay_medium_and_show_the_actors_recon(tmp_path):
     write(tmp_path / "a.json", {"Records": [
+        event("CreateAccessKey", "2026-11-27T13:57:00Z", STOLEN, request={"userName": "ci-deploy"}),
+        # Too busy in real trails to be a needle (see related.KEPT_EVENTS): not kept, not listed.
         event("GetCallerIdentity", "2026-11-27T13:58:00Z", STOLEN, source="sts.amazonaws.com"),
         event("ListUsers", "2026-11-27T14:00:00Z", STOLEN),
         event("GetObject", "2026-11-27T14:01:00Z", STOLEN, source="s3.amazonaws.com"),  # data plane: not kept
@@ -63,7 +65,7 @@ def test_stolen_keys_on_an_existing_user_stay_medium_and_show_the_actors_recon(t
     assert row["Reasons"][1] == ("Medium: existing user: no creation of svc-reporting seen in this scan or the "
                                  "state store")
     assert row["TargetCreatedAt"] is None and row["TargetCreatedBy"] is None and row["ConsoleLoginsAfter"] == []
-    assert [a["Event"] for a in row["ActorRecentActivity"]] == ["sts:GetCallerIdentity", "iam:ListUsers"]
+    assert [a["Event"] for a in row["ActorRecentActivity"]] == ["iam:CreateAccessKey", "iam:ListUsers"]
     assert row["ActorRecentActivity"][0]["SourceIpAddress"] == ATTACKER_IP
 
 
@@ -276,3 +278,15 @@ def test_dedup_entity_follows_a_severity_the_context_changed(tmp_path):
                                               collectors=(RelatedEvents(),)), enrichers=(ContextEnricher(),))
     (alert,) = engine.run(iter_files([str(tmp_path)])).alerts
     assert alert.row["DedupEntity"] == "Critical|svc-reporting"
+
+
+def test_no_context_gives_the_rules_verdicts_without_ranking(tmp_path):
+    write(tmp_path / "logs/a.json", {"Records": [
+        create_user("j.doe", "2026-11-27T09:10:00Z", TERRAFORM),
+        login_profile("j.doe", "2026-11-27T09:12:00Z", TERRAFORM),
+        login_profile("svc-reporting", "2026-11-27T14:06:00Z")]})
+    ranked = jsonl(run_cli("scan", str(tmp_path / "logs")).stdout)
+    plain = jsonl(run_cli("scan", str(tmp_path / "logs"), "--no-context").stdout)
+    assert [a["EventID"] for a in plain] == [a["EventID"] for a in ranked]
+    assert [a["Severity"] for a in ranked] == ["Low", "Medium"]
+    assert [a["Severity"] for a in plain] == ["Medium", "Medium"] and "Reasons" not in plain[0]

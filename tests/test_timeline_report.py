@@ -21,7 +21,7 @@ HOSTILE_AGENT = "<script>alert(1)</script>\x1b[31m[bold]red[/bold]\u202e"
 
 
 def attack(tmp_path: Path) -> list[dict]:
-    return [event("GetCallerIdentity", "2026-11-27T13:58:00Z", STOLEN, source="sts.amazonaws.com"),
+    return [event("CreateAccessKey", "2026-11-27T13:58:00Z", STOLEN, request={"userName": "ci-deploy"}),
             event("ListUsers", "2026-11-27T14:00:00Z", STOLEN),
             login_profile("backup-admin", "2026-11-27T14:02:00Z", errorCode="AccessDenied"),
             login_profile("svc-reporting", "2026-11-27T14:06:00Z", userAgent=HOSTILE_AGENT),
@@ -43,7 +43,7 @@ def test_timeline_lists_the_actors_and_targets_events_in_order(tmp_path):
     assert result.returncode == 0, result.stderr
     out = orjson.loads(result.stdout)
     events = [(e["Time"][11:16], e["Name"], e["Lane"], e["Outcome"]) for e in out["events"]]
-    assert events == [("13:58", "GetCallerIdentity", "actor", "success"), ("14:00", "ListUsers", "actor", "success"),
+    assert events == [("13:58", "CreateAccessKey", "actor", "success"), ("14:00", "ListUsers", "actor", "success"),
                       ("14:02", "CreateLoginProfile", "actor", "failure"),
                       ("14:06", "CreateLoginProfile", "both", "success"),
                       ("14:31", "ConsoleLogin", "target", "success")]

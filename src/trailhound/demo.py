@@ -8,8 +8,8 @@ plus a digest file. Background traffic mixes services, identities and user agent
   without a forced reset: onboarding, which the rule flags and the context should call Low;
 - 14:02 stolen keys of the `ci-deploy` user, from an unfamiliar address, try CreateLoginProfile for the
   existing user `backup-admin` and are refused (AccessDenied), then
-- 14:06 succeed on the existing user `svc-reporting`, whose console is then signed into from that same
-  address at 14:31: the attack;
+- 14:06 succeed on the existing user `svc-reporting`, give it an access key too (14:08), and sign in to
+  its console from that same address at 14:31: the attack;
 - decoys: helpdesk login profiles that require a reset, UpdateLoginProfile calls, and "CreateLoginProfile"
   inside an unrelated field.
 """
@@ -141,6 +141,10 @@ def story(rnd: random.Random, day: datetime = DAY) -> list[dict]:
                        error=("AccessDenied", "User: arn:aws:iam::111122223333:user/ci-deploy is not authorized to "
                                               "perform: iam:CreateLoginProfile on resource: user backup-admin")),
         _login_profile(rnd, at(14, 6), stolen, "svc-reporting", False, ATTACKER_IP, curl_agent),
+        _event(rnd, at(14, 8), "us-east-1", "iam.amazonaws.com", "CreateAccessKey", stolen,
+               {"userName": "svc-reporting"}, {"accessKey": {"userName": "svc-reporting", "status": "Active",
+                                                             "accessKeyId": "AKIAEXAMPLEPERSIST1"}},
+               ATTACKER_IP, curl_agent),
         _console_login(rnd, at(14, 31), "svc-reporting", ATTACKER_IP),
         # A decoy: the needle in an unrelated field of an S3 call.
         _event(rnd, at(15, 0), "us-east-1", "s3.amazonaws.com", "GetObject", _user("bob"),

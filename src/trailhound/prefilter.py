@@ -55,19 +55,67 @@ class Matcher:
     def hit(self, data: bytes | memoryview) -> bool:
         raise NotImplementedError
 
+    def ends(self, data: bytes | memoryview) -> list[int]:
+        """The end offset of every occurrence of every pattern, sorted: where in `data` the hits are."""
+        raise NotImplementedError
+
 
 class HyperscanMatcher(Matcher):
+    """One hyperscan database per needle, and one for the leads of the hiding patterns.
+
+    Measured here, hyperscan finds one caseless literal at ~11 GB/s but any set of two or more at ~2 GB/s,
+    so k separate single-literal searches beat one combined search for the few needles rules declare. The
+    hiding patterns all start with a backslash-u escape or a non-ASCII fold's lead bytes, which most files
+    never contain: only a file holding one of those leads is searched for them, with the same answer.
+    """
+
     engine = "hyperscan"
 
     def __init__(self, needles: Iterable[bytes]):
         super().__init__(needles)
+        self._single = [_Compiled([needle]) for needle in self.needles]
+        hiding = [p for p in self.patterns if p not in self.needles]
+        self._leads = [_Compiled([lead]) for lead in sorted({p[:2] for p in hiding})]
+        self._hiding = _Compiled(hiding) if hiding else None
+
+    def _searches(self, data: bytes | memoryview) -> list["_Compiled"]:
+        if self._hiding is not None and any(lead.hit(data) for lead in self._leads):
+            return [*self._single, self._hiding]
+        return self._single
+
+    def ends(self, data: bytes | memoryview) -> list[int]:
+        found = [end for search in self._searches(data) for end in search.ends(data)]
+        found.sort()
+        return found
+
+    def hit(self, data: bytes | memoryview) -> bool:
+        return any(search.hit(data) for search in self._searches(data))
+
+class _Compiled:
+    """One hyperscan database pair over `patterns`: first match only (hit), and every match (ends)."""
+
+    def __init__(self, patterns: list[bytes]):
         import hyperscan
 
-        self._db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        flags = hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH
-        self._db.compile(expressions=[re.escape(p) for p in self.patterns], ids=list(range(len(self.patterns))),
-                         elements=len(self.patterns), flags=[flags] * len(self.patterns))
-        self._scratch = hyperscan.Scratch(self._db)
+        expressions, ids = [re.escape(p) for p in patterns], list(range(len(patterns)))
+        self._first = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self._first.compile(expressions=expressions, ids=ids, elements=len(ids),
+                            flags=[hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(ids))
+        self._first_scratch = hyperscan.Scratch(self._first)
+        self._every = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        self._every.compile(expressions=expressions, ids=ids, elements=len(ids),
+                            flags=[hyperscan.HS_FLAG_CASELESS] * len(ids))
+        self._every_scratch = hyperscan.Scratch(self._every)
+
+    def ends(self, data: bytes | memoryview) -> list[int]:
+        found: list[int] = []
+
+        def note(_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
+            found.append(end)
+
+        self._every.scan(data, match_event_handler=note, scratch=self._every_scratch)
+        found.sort()
+        return found
 
     def hit(self, data: bytes | memoryview) -> bool:
         found = []
@@ -77,17 +125,11 @@ class HyperscanMatcher(Matcher):
             return True
 
         try:
-            self._db.scan(data, match_event_handler=stop, scratch=self._scratch)
+            self._first.scan(data, match_event_handler=stop, scratch=self._first_scratch)
         except Exception as exc:  # hyperscan reports "scan terminated" as an error
             if not found:
                 raise RuntimeError(f"hyperscan failed: {exc}") from exc
         return bool(found)
-
-    def __getstate__(self):  # compiled databases do not pickle: a worker compiles its own
-        return {"needles": self.needles}
-
-    def __setstate__(self, state):
-        self.__init__(state["needles"])
 
 
 class PortableMatcher(Matcher):
@@ -104,6 +146,17 @@ class PortableMatcher(Matcher):
             return True
         # Escapes start with a backslash and raw folds with a byte above 0x7f: most data has neither.
         return self._hiding_re is not None and self._hiding_re.search(lowered) is not None
+
+    def ends(self, data: bytes | memoryview) -> list[int]:
+        lowered = bytes(data).lower()
+        found: list[int] = []
+        for pattern in self.patterns:
+            at = lowered.find(pattern)
+            while at >= 0:
+                found.append(at + len(pattern))
+                at = lowered.find(pattern, at + 1)
+        found.sort()
+        return found
 
 
 def make_matcher(needles: Iterable[bytes], engine: str = "auto") -> Matcher:

@@ -16,7 +16,9 @@ import io
 import json
 import re
 import zlib
+from bisect import bisect_right
 from dataclasses import dataclass, field
+from itertools import accumulate
 from typing import Any, Callable, Iterator, Optional
 
 import msgspec
@@ -449,12 +451,15 @@ _DELIVERY = msgspec.json.Decoder(_Delivery)
 WHOLE_PARSE_LIMIT = 16 << 20  # past this, Python objects for every record would cost ~10x the bytes
 
 
-def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool]) -> Document:
-    """Like `parse`, but a delivery file's records are parsed only when `wanted(raw_bytes)` says so.
+def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
+                   ends: Callable[[Any], list[int]] | None = None) -> Document:
+    """Like `parse`, but a delivery file's records are parsed only when they hold a needle.
 
     msgspec walks the `{"Records": [...]}` structure at memory speed without building objects, so record
-    boundaries are exact (a needle inside a string or a nested object cannot fool it). Any other shape, or
-    a document that does not validate, goes through `parse` whole, which reads every shape and salvages.
+    boundaries are exact (a needle inside a string or a nested object cannot fool it). Which records hold a
+    needle: from `ends` (every match's end offset, one search of the whole file) when the records' places
+    in the file can be proven, else by asking `wanted(raw_bytes)` of each record. Any other shape, or a
+    document that does not validate, goes through `parse` whole, which reads every shape and salvages.
     """
     if data.startswith(BOM):
         data = memoryview(data)[len(BOM):]
@@ -467,9 +472,10 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool]) -> Do
             from .splitter import split_stream
             return split_stream([bytes(data)], wanted)[0]
         return parse(bytes(data))
+    selected = _hit_records(data, raws, ends) if ends is not None else None
     doc = Document()
-    for raw in raws:
-        if not wanted(raw):
+    for index, raw in enumerate(raws):
+        if not (index in selected if selected is not None else wanted(raw)):
             doc.unparsed += 1
             continue
         try:
@@ -480,6 +486,37 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool]) -> Do
     if doc.unreadable and not doc.problems:
         doc.problems.append(f"{doc.unreadable} item(s) were not CloudTrail records")
     return doc
+
+
+_CLOSING = re.compile(rb"\s*\]\s*\}\s*")
+
+
+def _hit_records(data: bytes | memoryview, raws: list, ends: Callable[[Any], list[int]]) -> set[int] | None:
+    """Indexes of the records holding a match, from one search of the whole file; None when the records'
+    offsets cannot be proven (then each record is searched on its own).
+
+    In a compact file (one comma between records, as CloudTrail writes them) record i starts at the first
+    record's offset plus the lengths before it, computed in C. That layout is proven, not assumed: the first
+    record's bytes must be where it says, and the array must close right after the last record as computed.
+    Any longer separator pushes the true last record past that point, so its closing brace would stand
+    between the computed end and the `]`, and the check fails.
+    """
+    if not raws or not bytes(raws[-1]).endswith(b"}"):
+        return None
+    buffer = bytes(data) if isinstance(data, memoryview) else data
+    first = bytes(raws[0])
+    start = buffer.find(first)
+    lengths = list(map(len, raws))
+    starts = list(accumulate((n + 1 for n in lengths[:-1]), initial=start))
+    computed_end = starts[-1] + lengths[-1]
+    if start < 0 or not _CLOSING.fullmatch(buffer, computed_end):
+        return None
+    selected: set[int] = set()
+    for end in ends(buffer):
+        index = bisect_right(starts, end - 1) - 1
+        if index >= 0 and end <= starts[index] + lengths[index]:
+            selected.add(index)
+    return selected
 
 
 def looks_truncated(data: bytes | bytearray) -> bool:

@@ -8,6 +8,7 @@ past IN_MEMORY_LIMIT is split into records as it streams, so memory stays bounde
 from __future__ import annotations
 
 from dataclasses import dataclass
+from itertools import chain
 
 from .prefilter import Matcher
 from .reader import ReadError, chunks, open_input
@@ -26,18 +27,19 @@ class Sifted:
 def sift(item, matcher: Matcher) -> Sifted:
     try:
         with open_input(item) as raw:
-            data, hit, size = _search(raw, matcher)
+            data, hit, size = _read(raw, matcher)
             stored = _stored_size(raw)
     except ReadError:  # corrupt or truncated gzip: the whole-file reader salvages what precedes it and says so
         data = item.read()
         return Sifted(parse(data), len(data), len(data))
     if data is None:
         return Sifted(_stream_records(item, matcher) if hit else None, stored, size)
-    if not hit:
+    ends = matcher.ends(data)  # one search of the file answers both: is there a hit, and in which records
+    if not ends:
         if not data.strip() or looks_truncated(data):
             return Sifted(parse(bytes(data)), stored, size)  # empty or cut short: named, as without the prefilter
         return Sifted(None, stored, size)
-    return Sifted(parse_selected(data, matcher.hit), stored, size)
+    return Sifted(parse_selected(data, matcher.hit, lambda _data: ends), stored, size)
 
 
 def _stored_size(raw) -> int:
@@ -48,27 +50,32 @@ def _stored_size(raw) -> int:
         return 0
 
 
-def _search(raw, matcher: Matcher) -> tuple[bytes | None, bool, int]:
-    """(the decompressed bytes or None when past IN_MEMORY_LIMIT, whether a needle occurs, their size)."""
-    blocks: list[bytes] | None = []
-    hit = False
-    tail = b""
+def _read(raw, matcher: Matcher) -> tuple[bytes | None, bool, int]:
+    """(the decompressed bytes, or None past IN_MEMORY_LIMIT; for those, whether a needle occurs; the size).
+
+    Most inputs fit: they are read whole and searched once by the caller. A bigger one is searched as it
+    streams, chunk by chunk with an overlap so no needle hides across a boundary, and never held whole.
+    """
+    blocks: list[bytes] = []
     total = 0
-    for block in chunks(raw):
-        if not hit:
-            hit = matcher.hit(tail + block if tail else block)
-            tail = block[-matcher.overlap:] if matcher.overlap else b""
+    stream = chunks(raw)
+    for block in stream:
+        blocks.append(block)
         total += len(block)
-        if blocks is not None and total > IN_MEMORY_LIMIT:
-            blocks = None  # too big to hold: keep searching; records are split from a second stream if it hits
-        if blocks is None and hit:
+        if total > IN_MEMORY_LIMIT:
             break
-        if blocks is not None:
-            blocks.append(block)
-    if blocks is None:
-        return None, hit, total
-    # Most files are one block: no copy. Joining only what is kept, and only once.
-    return (blocks[0] if len(blocks) == 1 else b"".join(blocks)), hit, total
+    else:  # Most files are one block: no copy. Joining only what is kept, and only once.
+        return (blocks[0] if len(blocks) == 1 else b"".join(blocks)) if blocks else b"", False, total
+    tail = b""
+    for index, block in enumerate(chain(blocks, stream)):
+        if index >= len(blocks):
+            total += len(block)
+        if matcher.hit(tail + block if tail else block):
+            return None, True, total
+        tail = block[-matcher.overlap:] if matcher.overlap else b""
+        if index < len(blocks):
+            blocks[index] = b""  # searched: let it go
+    return None, False, total
 
 
 def _stream_records(item, matcher: Matcher) -> Document:

@@ -54,6 +54,9 @@ def scan(
     severity_steps: Optional[List[str]] = typer.Option(
         None, "--severity", help="STEP=LEVEL: the level a context step sets (onboarding, existing, self, login, "
                                  "login_same_address; failure_steps=N). Repeatable."),
+    no_context: bool = typer.Option(False, "--no-context",
+                                    help="Skip context and severity reasons: the rule's verdicts alone, the "
+                                         "fastest scan for long hunts."),
     fail_on_alert: bool = typer.Option(False, "--fail-on-alert", help="Exit 3 when any alert is emitted."),
     sink: Optional[List[str]] = typer.Option(None, "--sink", help="Also deliver alerts to KIND[:TARGET] "
                                              "(repeatable): jsonl:PATH, webhook:URL, slack:URL, sns:TOPIC_ARN, "
@@ -93,7 +96,7 @@ def scan(
                 since=parse_when(since, "--since") if since else None,
                 until=parse_when(until, "--until") if until else None,
                 dedup_fields=_dedup_fields(dedup_fields),
-                collectors=(RelatedEvents(),),
+                collectors=() if no_context else (RelatedEvents(),),
                 prefilter=not no_prefilter,
             )
             policy = policy_from_options(onboarding_window, login_window, severity_steps)
@@ -119,7 +122,7 @@ def scan(
             if store is not None:
                 store.sink_ids = tuple(s.id for s in sinks)
             settings = dict(rules=rules, options=options, allowlist=allow, state=store, dedup_window_s=window,
-                            enrichers=(ContextEnricher(policy),))
+                            enrichers=() if no_context else (ContextEnricher(policy),))
             if engine_name == "spark":
                 result = _scan_on_spark(Engine(**settings), paths, spark_master, partitions)
             elif remote:
