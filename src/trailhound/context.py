@@ -234,20 +234,30 @@ def apply(alert: Alert, assessment: Assessment) -> None:
 class ContextEnricher:
     """The engine's enricher: remembers each input's related events as they arrive, then ranks every alert.
 
-    Related events go straight into SQLite (the state store, or a scratch file for a run without one), never
-    into one list in memory: a month of an organisation's IAM calls must not cost the driver its memory.
+    Related events go into SQLite (the state store, or a scratch file for a run without one) in batches,
+    never into one list in memory: a month of an organisation's IAM calls must not cost the driver its memory.
     """
+
+    BATCH = 5000
 
     def __init__(self, policy: ContextPolicy | None = None) -> None:
         self.policy = policy or ContextPolicy()
         self._scratch: StateStore | None = None
         self._scratch_dir: tempfile.TemporaryDirectory | None = None
+        self._pending: list[dict] = []
 
     def remember(self, related: list[dict], state: StateStore | None) -> None:
-        if related:
-            self._store(state).save_related(related)
+        self._pending.extend(related)
+        if len(self._pending) >= self.BATCH:  # one transaction per batch, not per input
+            self._flush(state)
+
+    def _flush(self, state: StateStore | None) -> None:
+        if self._pending:
+            self._store(state).save_related(self._pending)
+            self._pending = []
 
     def __call__(self, alerts: list[Alert], state: StateStore | None) -> None:
+        self._flush(state)
         store = self._store(state)
         try:
             store.prune_related(self.policy.keep_related.total_seconds())

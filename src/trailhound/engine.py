@@ -15,15 +15,17 @@ import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Callable, Iterable, Iterator, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Protocol
 
 from .alerts import DEFAULT_DEDUP_FIELDS, Alert, dedup_entity, make_alert
-from .allowlist import Allowlist, Exclusion
 from .records import Record
 from .rules.base import Rule
 from .prefilter import Matcher, make_matcher
 from .shapes import parse
 from .state import ObjectMark, StateStore
+
+if TYPE_CHECKING:  # pydantic (behind the allowlist) costs ~90 ms to import: only runs that use one pay
+    from .allowlist import Allowlist, Exclusion
 
 
 class Input(Protocol):

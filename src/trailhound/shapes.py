@@ -474,10 +474,9 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
         return parse(bytes(data))
     selected = _hit_records(data, raws, ends) if ends is not None else None
     doc = Document()
-    for index, raw in enumerate(raws):
-        if not (index in selected if selected is not None else wanted(raw)):
-            doc.unparsed += 1
-            continue
+    chosen = [raws[i] for i in sorted(selected)] if selected is not None else [r for r in raws if wanted(r)]
+    doc.unparsed = len(raws) - len(chosen)
+    for raw in chosen:
         try:
             item = orjson.loads(memoryview(raw))  # orjson reads the buffer msgspec found, no copy
         except orjson.JSONDecodeError:  # valid to msgspec, not to orjson (an integer past 64 bits): read whole
