@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import random
+import string
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -58,18 +59,49 @@ _NAMES = [(source, name) for source, name, _ in _MIX]
 _WEIGHTS = [weight for _, _, weight in _MIX]
 
 
+_AGENT_SHAPES = (
+    "aws-cli/2.{a}.{b} Python/3.11.{c} Linux/6.1.{d} exe/x86_64.amzn.2023 prompt/off command/{cmd}",
+    "Boto3/1.34.{a} md/Botocore#1.34.{a} ua/2.0 os/linux#6.1.{d} md/arch#x86_64 lang/python#3.{c}.{b} cfg/retry-mode#standard",
+    "aws-sdk-go-v2/1.{a}.{b} os/linux lang/go#1.22.{c} md/GOOS#linux md/GOARCH#amd64 api/{cmd}#1.{d}.0",
+    "aws-sdk-java/2.{a}.{b} Linux/5.10.{d}-amzn2.x86_64 OpenJDK_64-Bit_Server_VM/17.0.{c}+7-LTS Java/17.0.{c} vendor/Amazon.com_Inc.",
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/12{c}.0.{a}.{b} Safari/537.36",
+)
+
+
+def _agent(rnd: random.Random, name: str) -> str:
+    return rnd.choice(_AGENT_SHAPES).format(a=rnd.randint(0, 99), b=rnd.randint(0, 99), c=rnd.randint(0, 9),
+                                            d=rnd.randint(0, 299), cmd=name.lower())
+
+
+def _token(rnd: random.Random, length: int) -> str:
+    return "".join(rnd.choices(string.ascii_letters + string.digits + "/+", k=length))
+
+
 def background(rnd: random.Random, when, region: str) -> bytes:
-    """One fresh record (its own ids, time, caller and request): real trails do not repeat records."""
+    """One fresh record: its own ids, time, caller, address, agent and request, as real trails never repeat.
+    Credentials in AssumeRole responses and resource ARNs carry the entropy that makes real CloudTrail
+    compress ~6-9x (the public samples in ../shared/corpus do), not the 12x+ of templated records."""
     source, name = rnd.choices(_NAMES, _WEIGHTS)[0]
     if rnd.random() < 0.4:
         identity = demo._user(rnd.choice(demo._PEOPLE))
     else:
         identity = demo._role(rnd.choice(("deploy", "lambda-exec", "monitoring", "etl", "web")),
-                              f"s-{rnd.randint(100, 99999)}")
-    request = {"bucketName": f"acme-{rnd.choice(('data', 'logs', 'ml', 'web'))}",
-               "key": f"{rnd.choice(('reports', 'raw', 'tmp'))}/{rnd.getrandbits(40):x}.parquet"} \
-        if source.startswith("s3") else {"resource": f"{name.lower()}-{rnd.getrandbits(24):x}"}
-    event = demo._event(rnd, when, region, source, name, identity, request, None, read_only=name.startswith(("Get", "Describe", "List")))
+                              f"s-{rnd.getrandbits(48):x}")
+    resource = f"{name.lower()}-{rnd.getrandbits(64):x}"
+    request = {"bucketName": f"acme-{rnd.choice(('data', 'logs', 'ml', 'web'))}-{rnd.randint(1, 40)}",
+               "key": f"{rnd.choice(('reports', 'raw', 'tmp'))}/{rnd.getrandbits(64):x}/{rnd.getrandbits(40):x}.parquet",
+               "Host": f"acme-data.s3.{region}.amazonaws.com"} if source.startswith("s3") else {"resource": resource}
+    response = None
+    if name == "AssumeRole":
+        response = {"credentials": {"accessKeyId": "ASIA" + _token(rnd, 16).upper(), "sessionToken": _token(rnd, 360),
+                                    "expiration": "Nov 27, 2026, 11:00:00 PM"},
+                    "assumedRoleUser": {"assumedRoleId": "AROA" + _token(rnd, 17).upper() + ":" + resource,
+                                        "arn": f"arn:aws:sts::{demo.ACCOUNT}:assumed-role/deploy/{resource}"}}
+    address = f"{rnd.choice((10, 52, 54, 198, 203))}.{rnd.randint(0, 255)}.{rnd.randint(0, 255)}.{rnd.randint(1, 254)}"
+    event = demo._event(rnd, when, region, source, name, identity, request, response, ip=address,
+                        agent=_agent(rnd, name), read_only=name.startswith(("Get", "Describe", "List")))
+    event["resources"] = [{"accountId": demo.ACCOUNT, "type": "AWS::Resource",
+                           "ARN": f"arn:aws:{source.split('.')[0]}:{region}:{demo.ACCOUNT}:{resource}"}]
     return orjson.dumps(event)
 
 
