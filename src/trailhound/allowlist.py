@@ -13,7 +13,6 @@ Conditions name alert columns and hold shell-style globs (case-sensitive), all o
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
@@ -24,6 +23,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from .alerts import ALERT_COLUMNS
 from .errors import ConfigError
+from .tomlfile import read_toml
 
 MATCHABLE_COLUMNS = tuple(c for c in ALERT_COLUMNS if c != "Entities")
 
@@ -88,16 +88,7 @@ class Allowlist:
 
 def load_allowlist(path: str | Path) -> Allowlist:
     """Parse and validate an allowlist file; any mistake is a ConfigError naming the file, entry and field."""
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: allowlist file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read allowlist ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse_allowlist(data, str(path))
+    return parse_allowlist(read_toml(path, "allowlist"), str(path))
 
 
 def parse_allowlist(data: dict[str, Any], source: str = "allowlist") -> Allowlist:

@@ -27,7 +27,6 @@
 from __future__ import annotations
 
 import os
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +34,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from .errors import ConfigError
+from .tomlfile import read_toml
 
 # Each kind's target, as the config file names it; on the command line it follows "KIND:".
 TARGET_FIELDS = {"jsonl": "path", "webhook": "url", "slack": "url", "sns": "topic_arn", "securityhub": "region"}
@@ -77,16 +77,7 @@ class Config:
 
 
 def load_config(path: str | Path) -> Config:
-    path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: config file not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc})") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
-    return parse_config(data, str(path))
+    return parse_config(read_toml(path, "config"), str(path))
 
 
 def parse_config(data: dict[str, Any], source: str = "config") -> Config:
