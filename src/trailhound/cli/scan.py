@@ -129,9 +129,9 @@ def scan(
                                       threads)
             else:
                 inputs = list(iter_files(paths))
-                advance = stack.enter_context(progress_bar(len(inputs), sum(i.size() for i in inputs)))
-                engine = Engine(**settings, workers=_workers(workers, len(inputs)), progress=advance)
-                result = engine.run(inputs)
+                with progress_bar(len(inputs), sum(i.size() for i in inputs)) as advance:  # gone before output
+                    engine = Engine(**settings, workers=_workers(workers, len(inputs)), progress=advance)
+                    result = engine.run(inputs)
             write_alerts(result.alerts, output_format)
             if store is not None:  # only now: a run killed before this line has its alerts emitted next time
                 store.mark_emitted(result.alerts)
