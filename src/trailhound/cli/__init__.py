@@ -31,11 +31,6 @@ app.command("respond")(respond_cmd.respond)
 app.command("report")(context_cmd.report)
 
 
-def fail(message: str, code: int = 2) -> None:
-    sys.stderr.write(f"trailhound: error: {inert(message)}\n")
-    raise typer.Exit(code)
-
-
 def main() -> None:
     try:
         app()

@@ -11,6 +11,7 @@ import typer
 
 from ..errors import ConfigError
 from ..textsafe import inert
+from .common import fail
 
 app = typer.Typer(help="List, show, acknowledge and close the alerts in a state store.", no_args_is_help=True)
 
@@ -24,11 +25,6 @@ def open_store(path: Path):
     if not path.is_file():
         raise ConfigError(f"{path}: no such state file (write one with `trailhound scan --state {path}`)")
     return StateStore(path)
-
-
-def fail(message: str, code: int = 2) -> None:
-    sys.stderr.write(f"trailhound: error: {inert(message)}\n")
-    raise typer.Exit(code)
 
 
 @app.command("list")

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from ..errors import ConfigError
 from ..textsafe import inert
+from .common import fail
 
 STATE_HELP = "SQLite state file the alert was stored in by `trailhound scan --state`."
 
@@ -30,7 +30,7 @@ def timeline(
     elif fmt == "table":
         _print_table(built)
     else:
-        _fail(f"--format: {fmt!r} is not one of table, json")
+        fail(f"--format: {fmt!r} is not one of table, json")
 
 
 def report(
@@ -47,7 +47,7 @@ def report(
     try:
         html.write_text(render(built), encoding="utf-8")
     except OSError as exc:
-        _fail(f"{html}: cannot write the report ({exc.strerror or exc})")
+        fail(f"{html}: cannot write the report ({exc.strerror or exc})")
     sys.stderr.write(f"trailhound: wrote {inert(str(html))} ({len(built.events)} event(s))\n")
 
 
@@ -63,7 +63,7 @@ def _build(alert_id: str, state: Path, before: str, after: str):
         with StateStore(state) as store:
             return build(store, alert_id, *window)
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
 
 
 def _as_json(built) -> dict:
@@ -107,6 +107,3 @@ def _print_table(built) -> None:
     console.print(table)
 
 
-def _fail(message: str) -> None:
-    sys.stderr.write(f"trailhound: error: {inert(message)}\n")
-    raise typer.Exit(2)

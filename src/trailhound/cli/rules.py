@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..rules import ALL_RULES, get_rule
-from ..textsafe import inert
+from .common import fail
 
 app = typer.Typer(help="List the rules, or show one rule's whole use case.", no_args_is_help=True)
 
@@ -25,8 +25,7 @@ def show(rule_id: str = typer.Argument(..., help="Rule id, e.g. 0xFF-0237")) -> 
     try:
         rule = get_rule(rule_id)
     except KeyError as exc:
-        sys.stderr.write(f"trailhound: error: {inert(exc.args[0])}\n")  # it quotes what was typed
-        raise typer.Exit(2) from None
+        fail(exc.args[0])  # it quotes what was typed: fail() makes it inert
     d = rule.describe()
     lines = [f"{d['id']}  {d['name']}  (version {d['version']}, severity {d['severity']})", ""]
     lines += ["ATT&CK", *(f"  {t}" for t in d["tactics"]), *(f"  {t}" for t in d["techniques"]), ""]

@@ -26,8 +26,7 @@ from ..testhooks import crash_point
 from ..textsafe import inert
 from ..timeutil import parse_duration, parse_when
 
-EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_ALERTS = 0, 1, 2, 3
-EXIT_UNDELIVERED = 4
+from .common import EXIT_ALERTS, EXIT_BAD_INPUT, EXIT_UNDELIVERED, EXIT_USAGE, fail
 
 
 def scan(
@@ -136,13 +135,11 @@ def scan(
             if store is not None:  # only now: a run killed before this line has its alerts emitted next time
                 store.mark_emitted(result.alerts)
     except ConfigError as exc:
-        _error(str(exc))
-        raise typer.Exit(EXIT_USAGE) from None
+        fail(str(exc), EXIT_USAGE)
     except Exception as exc:  # noqa: BLE001 - a bug must still end in one clear line unless --debug
         if debug:
             traceback.print_exc()
-        _error(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)")
-        raise typer.Exit(EXIT_BAD_INPUT) from None
+        fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", EXIT_BAD_INPUT)
     report(result.summary, debug)
     crash_point("before-delivery")
     delivered = _deliver(result.alerts, sinks, state) if sinks else True
@@ -202,10 +199,6 @@ def _scan_on_spark(engine: Engine, paths: list[str], master: str | None, partiti
     sys.stderr.write(f"trailhound: spark: {inert(stats.master)}, {stats.partitions} partition(s), "
                      f"{stats.read_by_executors} input(s) read by executors, {stats.read_by_driver} by the driver\n")
     return scan.result
-
-
-def _error(message: str) -> None:
-    sys.stderr.write(f"trailhound: error: {inert(message)}\n")
 
 
 def _format(fmt: str | None) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import traceback
 from pathlib import Path
 from typing import List, Optional
@@ -11,8 +10,8 @@ import typer
 
 from ..errors import ConfigError
 from ..sources import select
-from ..textsafe import inert
-from .scan import EXIT_BAD_INPUT, EXIT_USAGE, _dedup_fields, _deliver, _format, _rules, _sinks, _split
+from .common import EXIT_BAD_INPUT, fail
+from .scan import _dedup_fields, _deliver, _format, _rules, _sinks, _split
 
 
 def watch(
@@ -56,7 +55,7 @@ def watch(
     from ..watch import Watcher, WatchSettings
 
     if log_format not in logs.FORMATS:
-        _fail(f"--log-format: {log_format!r} is not one of {', '.join(logs.FORMATS)}")
+        fail(f"--log-format: {log_format!r} is not one of {', '.join(logs.FORMATS)}")
     logs.setup(log_format)
     try:
         if bool(sqs_queue_url) == bool(urls):
@@ -92,14 +91,9 @@ def watch(
         watcher.stopper.install()
         code = watcher.run()
     except ConfigError as exc:
-        _fail(str(exc))
+        fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug
         if debug:
             traceback.print_exc()
-        _fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", EXIT_BAD_INPUT)
-    raise typer.Exit(code)
-
-
-def _fail(message: str, code: int = EXIT_USAGE) -> None:
-    sys.stderr.write(f"trailhound: error: {inert(message)}\n")
+        fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", EXIT_BAD_INPUT)
     raise typer.Exit(code)
