@@ -105,9 +105,10 @@ def test_rules_list_and_show():
 def test_hostile_values_are_inert_in_the_table_and_stderr(tmp_path):
     evil = "evil\x1b[2J\x1b]8;;http://x\x07[bold]fake[/bold]\nline"
     write(tmp_path / "h/a.json", [record(user=evil, userAgent=evil)])
-    write(tmp_path / f"h/bad\x1b[31mname.json", b"{")
+    write(tmp_path / "h/bad\x1b[31mname.json", b'{"Records": [{"eventName": "CreateLoginProfile", ')  # named
     result = run_cli("scan", str(tmp_path / "h"), "--format", "table", env={"COLUMNS": "400"})
     assert "\x1b" not in result.stdout and "\x1b" not in result.stderr
+    assert "bad\\x1b[31mname.json" in result.stderr
     assert "\\x1b" in result.stdout and "[bold]fake[/bold]" in result.stdout
     raw = run_cli("scan", str(tmp_path / "h"), "--format", "jsonl")
     assert "\x1b" not in raw.stdout and jsonl(raw.stdout)[0]["TargetUserName"] == evil
