@@ -200,7 +200,7 @@ def scan_all(inputs: Iterable[Input], rules: list[Rule], options: ScanOptions, w
 
     with ProcessPoolExecutor(max_workers=workers, initializer=_worker_started, initargs=(os.getpid(),)) as pool:
         # Results come back in input order whatever finishes first, so output never depends on scheduling.
-        yield from pool.map(_scan_one, ((item, rules, options) for item in inputs), chunksize=2)
+        yield from pool.map(_scan_one, ((item, rules, options) for item in inputs), chunksize=8)
 
 
 @dataclass
