@@ -3,3 +3,7 @@
 
 class ReadError(OSError):
     """An input that cannot be read at all (missing, access denied, the service refused); names the cause."""
+
+
+def is_s3_url(text: str) -> bool:
+    return text.startswith("s3://")

@@ -118,10 +118,6 @@ def parse_url(url: str) -> tuple[str, str]:
     return parts.netloc, parts.path.lstrip("/")
 
 
-def is_s3_url(text: str) -> bool:
-    return text.startswith("s3://")
-
-
 def skipped_key(key: str, size: int) -> bool:
     """Folder markers, digest files and empty objects hold no records."""
     return key.endswith("/") or size == 0 or "/CloudTrail-Digest/" in key or "_CloudTrail-Digest_" in key

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ..errors import ConfigError
 from ..rules.base import Rule
-from .event_history import EventHistoryInput, default_regions
+from . import is_s3_url
 from .files import check_paths, iter_files
-from .s3 import is_s3_url, objects, parse_url
-from .s3_layout import Selection
+
+if TYPE_CHECKING:
+    from .s3_layout import Selection
+
+# The S3 and event-history modules load only for runs that read from AWS: a local scan starts faster.
 
 
 def is_remote(paths: Iterable[str], event_history: bool) -> bool:
@@ -19,8 +22,11 @@ def is_remote(paths: Iterable[str], event_history: bool) -> bool:
 def check(paths: Iterable[str], event_history: bool = False) -> None:
     """Usage errors before anything is read: missing local paths, malformed s3:// URLs, no boto3."""
     paths = list(paths)
-    for url in filter(is_s3_url, paths):
-        parse_url(url)
+    if any(is_s3_url(p) for p in paths):
+        from .s3 import parse_url
+
+        for url in filter(is_s3_url, paths):
+            parse_url(url)
     if is_remote(paths, event_history):
         require_boto3()
     check_paths([p for p in paths if not is_s3_url(p)])
@@ -28,6 +34,9 @@ def check(paths: Iterable[str], event_history: bool = False) -> None:
 
 def inputs(paths: Iterable[str], selection: Selection, rules: list[Rule], event_history: bool = False,
            configured_region: str | None = None) -> Iterator[Any]:
+    from .event_history import EventHistoryInput, default_regions
+    from .s3 import objects
+
     local = [p for p in paths if not is_s3_url(p)]
     yield from iter_files(local)
     for url in (p for p in paths if is_s3_url(p)):
