@@ -16,9 +16,9 @@ _TABLE_COLUMNS = (
     ("TimeGenerated", "Time (UTC)", {"no_wrap": True}),
     ("Severity", "Severity", {"no_wrap": True}),
     ("Outcome", "Outcome", {"no_wrap": True}),
-    ("TargetUserName", "Target", {"overflow": "fold", "min_width": 8}),
-    ("UserIdentityArn", "Actor", {"overflow": "fold", "min_width": 12}),
-    ("SourceIpAddress", "Source IP", {"overflow": "fold", "min_width": 9}),
+    ("TargetUserName", "Target", {"overflow": "fold", "ratio": 1}),
+    ("UserIdentityArn", "Actor", {"overflow": "fold", "ratio": 1}),
+    ("SourceIpAddress", "Source IP", {"overflow": "fold", "min_width": 15}),
     ("UserAgent", "User agent", {"overflow": "ellipsis", "no_wrap": True, "max_width": 28}),
 )
 _NARROW = 120  # below this many columns the user agent and outcome give way (jsonl has everything)
@@ -47,6 +47,7 @@ def write_ocsf(alerts: Iterable[Alert], out: IO[str]) -> None:
 
 
 def write_table(alerts: list[Alert], out: IO[str]) -> None:
+    from rich import box
     from rich.console import Console  # rich's tables cost start-up time: load them only when drawing one
     from rich.table import Table
     from rich.text import Text
@@ -55,14 +56,24 @@ def write_table(alerts: list[Alert], out: IO[str]) -> None:
     if not alerts:
         console.print(Text("No alerts."))
         return
-    table = Table(title=Text(f"{len(alerts)} alert(s)"), show_lines=False)
-    columns = [c for c in _TABLE_COLUMNS if console.width >= _NARROW or c[0] not in ("UserAgent", "Outcome")]
+    narrow = console.width < _NARROW
+    # On a narrow terminal no column rules either: eight more characters for names and ARNs.
+    table = Table(title=Text(f"{len(alerts)} alert(s)"), show_lines=False, box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
+                  pad_edge=not narrow, collapse_padding=narrow)
+    columns = [c for c in _TABLE_COLUMNS if not narrow or c[0] not in ("UserAgent", "Outcome")]
     for _, header, options in columns:
         table.add_column(header, **options)
     for alert in alerts:
         # Text(), never a plain str: rich would read "[...]" in a log value as markup.
-        table.add_row(*(Text(inert(alert.row.get(c, ""), limit=200)) for c, _, _ in columns))
+        table.add_row(*(Text(inert(_cell(alert.row, c, narrow), limit=200)) for c, _, _ in columns))
     console.print(table)
+
+
+def _cell(row: dict, column: str, narrow: bool) -> object:
+    value = row.get(column, "")
+    if narrow and column == "UserIdentityArn" and isinstance(value, str) and value.count(":") >= 5:
+        return value.split(":", 5)[5]  # "user/ci-deploy": the account is in the other formats
+    return value
 
 
 def write_alerts(alerts: list[Alert], fmt: str, out: IO[str] | None = None) -> None:
