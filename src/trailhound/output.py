@@ -58,8 +58,8 @@ def write_table(alerts: list[Alert], out: IO[str]) -> None:
         return
     narrow = console.width < _NARROW
     # On a narrow terminal no column rules either: eight more characters for names and ARNs.
-    table = Table(title=Text(f"{len(alerts)} alert(s)"), show_lines=False, box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD,
-                  pad_edge=not narrow, collapse_padding=narrow)
+    table = Table(title=Text(f"{len(alerts)} alert(s)"), show_lines=False, pad_edge=not narrow,
+                  box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD, collapse_padding=narrow)
     columns = [c for c in _TABLE_COLUMNS if not narrow or c[0] not in ("UserAgent", "Outcome")]
     for _, header, options in columns:
         table.add_column(header, **options)
