@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from .engine import Engine, InputResult, ScanResult, scan_input
-from .sources.s3 import S3Object, client, describe_client_error, prefetched
+from .sources.s3 import S3Object, client, describe_aws_error, prefetched
 from .state import StateStore
 from .testhooks import crash_point, slow_down
 
@@ -42,10 +42,8 @@ def with_etag(item: S3Object) -> S3Object | str:
 
     try:
         head = client().head_object(Bucket=item.bucket, Key=item.key)
-    except ClientError as exc:
-        return describe_client_error(exc)
-    except BotoCoreError as exc:
-        return str(exc)
+    except (ClientError, BotoCoreError) as exc:
+        return describe_aws_error(exc)
     return S3Object(item.bucket, item.key, head.get("ETag", "").strip('"'), head.get("ContentLength", -1))
 
 

@@ -26,7 +26,7 @@ from .engine import Engine
 from .errors import ConfigError
 from .incremental import Outcome, process, with_etag
 from .sources.notifications import parse_message
-from .sources.s3 import S3Object, describe_client_error, objects
+from .sources.s3 import S3Object, describe_aws_error, objects
 from .sources.s3_layout import Selection
 from .sources.sqs import Heartbeat, Message, Queue
 
@@ -113,7 +113,7 @@ class Watcher:
             except (ClientError, BotoCoreError) as exc:
                 failures += 1
                 self.problems += 1
-                logs.warning("queue.receive_failed", queue=queue.url, reason=describe_client_error(exc))
+                logs.warning("queue.receive_failed", queue=queue.url, reason=describe_aws_error(exc))
                 if self.settings.once:
                     return
                 with self.stopper.idle():  # the queue or the network may come back: back off, up to 5 min
@@ -130,10 +130,8 @@ class Watcher:
 
         try:
             attributes = queue.attributes()
-        except ClientError as exc:
-            raise ConfigError(f"--sqs-queue-url {queue.url}: {describe_client_error(exc)}") from None
-        except BotoCoreError as exc:
-            raise ConfigError(f"--sqs-queue-url {queue.url}: {exc}") from None
+        except (ClientError, BotoCoreError) as exc:
+            raise ConfigError(f"--sqs-queue-url {queue.url}: {describe_aws_error(exc)}") from None
         visibility = self.settings.visibility_s or int(attributes.get("VisibilityTimeout", "30"))
         if "RedrivePolicy" not in attributes:
             logs.warning("queue.no_redrive_policy", queue=queue.url,
@@ -185,7 +183,7 @@ class Watcher:
             failures = queue.delete(messages)
             deleted = len(messages) - len(failures)
         except (ClientError, BotoCoreError) as exc:
-            failures, deleted = [describe_client_error(exc)], 0
+            failures, deleted = [describe_aws_error(exc)], 0
         for failure in failures:
             logs.warning("message.delete_failed", reason=failure)
         logs.event("messages.deleted", count=deleted)

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from . import ReadError
-from .s3 import describe_client_error
+from .s3 import describe_aws_error
 
 CALLS_PER_SECOND = 2.0  # LookupEvents' documented limit per account and region
 # IAM is a global service: its events are recorded in us-east-1's event history.
@@ -66,10 +66,8 @@ class EventHistoryInput:
 
         try:
             events = self.events()
-        except ClientError as exc:
-            raise ReadError(f"LookupEvents in {self.region}: {describe_client_error(exc)}") from None
-        except BotoCoreError as exc:
-            raise ReadError(f"LookupEvents in {self.region}: {exc}") from None
+        except (ClientError, BotoCoreError) as exc:
+            raise ReadError(f"LookupEvents in {self.region}: {describe_aws_error(exc)}") from None
         return orjson.dumps({"Events": events})
 
     def events(self) -> list[dict[str, Any]]:

@@ -46,8 +46,12 @@ class S3ReadError(ReadError):
     """An object that cannot be read: missing, access denied, or the connection failed."""
 
 
-def describe_client_error(exc: Exception) -> str:
+def describe_aws_error(exc: Exception) -> str:
+    """One line for a botocore error: the service's code and message (ClientError), else what botocore said
+    (a connection or credentials problem)."""
     response = getattr(exc, "response", None) or {}
+    if not response:
+        return str(exc) or type(exc).__name__
     code = response.get("Error", {}).get("Code") or type(exc).__name__
     message = response.get("Error", {}).get("Message") or ""
     return f"{code}: {message}" if message and message != code else str(code)
@@ -72,10 +76,8 @@ class S3Object:
         try:
             body = client().get_object(Bucket=self.bucket, Key=self.key)["Body"]
             return _read_body(body)
-        except ClientError as exc:
-            raise S3ReadError(describe_client_error(exc)) from None
-        except BotoCoreError as exc:
-            raise S3ReadError(str(exc)) from None
+        except (ClientError, BotoCoreError) as exc:
+            raise S3ReadError(describe_aws_error(exc)) from None
 
 
 def _read_body(body: Any) -> bytes:
@@ -201,7 +203,5 @@ def objects(url: str, selection: Selection, now: Any = None) -> Iterator[S3Objec
     try:
         for part in partitions(prefix, selection, lambda p: list_folders(bucket, p), now):
             yield from list_objects(bucket, part)
-    except ClientError as exc:
-        yield Unlisted(url, describe_client_error(exc))
-    except BotoCoreError as exc:
-        yield Unlisted(url, str(exc))
+    except (ClientError, BotoCoreError) as exc:
+        yield Unlisted(url, describe_aws_error(exc))

@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .s3 import client, describe_client_error
+from .s3 import client, describe_aws_error
 
 
 @dataclass(frozen=True)
@@ -93,4 +93,4 @@ class Heartbeat:
                 self.extensions += 1
             except (ClientError, BotoCoreError) as exc:
                 if self.on_error:
-                    self.on_error(describe_client_error(exc))
+                    self.on_error(describe_aws_error(exc))
