@@ -50,6 +50,15 @@ def _object(event_id: str, stamp: str = "1405") -> tuple[str, str]:
     return key, etag
 
 
+def _one_notified_object(tmp_path, visibility: int = 30) -> tuple[str, str, str, str]:
+    """A bucket holding one trail file (event e-1) announced once on a fresh queue: (queue url, key, etag, state)."""
+    bucket()
+    url = _queue(visibility=visibility)
+    key, etag = _object("e-1")
+    _send(url, s3_event("trail", key, etag=etag))
+    return url, key, etag, str(tmp_path / "state.db")
+
+
 def test_every_notification_shape_is_consumed_and_test_events_are_dropped(aws, tmp_path):
     bucket()
     url = _queue()
@@ -100,11 +109,7 @@ def test_poison_messages_are_reported_and_left_to_the_redrive_policy(aws, tmp_pa
 
 
 def test_a_crash_between_storing_and_deleting_duplicates_nothing(aws, tmp_path):
-    bucket()
-    url = _queue(visibility=1)
-    key, etag = _object("e-1")
-    _send(url, s3_event("trail", key, etag=etag))
-    state = str(tmp_path / "state.db")
+    url, key, etag, state = _one_notified_object(tmp_path, visibility=1)
     crashed = run_cli("watch", "--sqs-queue-url", url, "--state", state, "--once",
                       env={"TRAILHOUND_TEST_CRASH_AT": "after-store"})
     assert crashed.returncode == 70 and _stored(state) == 1 and sum(_depth(url)) == 1
@@ -119,11 +124,7 @@ def test_a_crash_between_storing_and_deleting_duplicates_nothing(aws, tmp_path):
 
 
 def test_a_crash_before_storing_loses_nothing(aws, tmp_path):
-    bucket()
-    url = _queue(visibility=1)
-    key, etag = _object("e-1")
-    _send(url, s3_event("trail", key, etag=etag))
-    state = str(tmp_path / "state.db")
+    url, key, etag, state = _one_notified_object(tmp_path, visibility=1)
     crashed = run_cli("watch", "--sqs-queue-url", url, "--state", state, "--once",
                       env={"TRAILHOUND_TEST_CRASH_AT": "before-store"})
     assert crashed.returncode == 70 and _stored(state) == 0 and _stored(state, "processed_objects") == 0
@@ -133,11 +134,7 @@ def test_a_crash_before_storing_loses_nothing(aws, tmp_path):
 
 
 def test_sigterm_finishes_the_object_it_is_reading_and_exits_0_keeping_the_message_hidden_meanwhile(aws, tmp_path):
-    bucket()
-    url = _queue(visibility=30)
-    key, etag = _object("e-1")
-    _send(url, s3_event("trail", key, etag=etag))
-    state = str(tmp_path / "state.db")
+    url, key, etag, state = _one_notified_object(tmp_path, visibility=30)
     watcher = Running("watch", "--sqs-queue-url", url, "--state", state, "--visibility-timeout", "2",
                       "--log-format", "json", env={"TRAILHOUND_TEST_SLOW_INPUT_S": "4"})
     watcher.wait_for(watcher.stderr, lambda line: '"event":"object.started"' in line)
@@ -175,11 +172,8 @@ def test_watch_needs_state_and_one_source(aws, tmp_path):
 
 def test_watch_ranks_and_delivers_like_scan(aws, tmp_path):
     # The same engine as scan: context reasons on every alert, and each alert delivered once to each sink.
-    bucket()
-    url = _queue()
-    key, etag = _object("e-1")
-    _send(url, s3_event("trail", key, etag=etag))
-    state, out = str(tmp_path / "state.db"), tmp_path / "delivered.jsonl"
+    url, key, etag, state = _one_notified_object(tmp_path)
+    out = tmp_path / "delivered.jsonl"
     result = run_cli("watch", "--sqs-queue-url", url, "--state", state, "--once", "--sink", f"jsonl:{out}")
     assert result.returncode == 0, result.stderr
     (alert,) = jsonl(result.stdout)
