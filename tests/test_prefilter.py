@@ -130,6 +130,14 @@ def test_hiding_patterns_cover_escapes_in_both_cases():
     assert "\u212a".encode() in patterns
 
 
+def test_hiding_patterns_cover_escapes_of_every_needle_character():
+    # Not only letters: `iam\u002eamazonaws.com` decodes to the needle too, and JSON may write / as \/.
+    patterns = hiding_patterns([b"a.b/1"])
+    assert {b"\\u002e", b"\\u002f", b"\\/", b"\\u0031", b"\\u0061", b"\\u0041"} <= set(patterns)
+    matcher = make_matcher([b"iam.amazonaws.com"])
+    assert matcher.hit(b'{"eventSource":"iam\\u002Eamazonaws.com"}')
+
+
 @pytest.mark.parametrize("engine", ["auto", "portable"])
 def test_matchers_are_case_insensitive_and_see_escapes(engine):
     matcher = make_matcher([b"createloginprofile"], engine)

@@ -6,9 +6,9 @@ parses only what holds a needle, and never a file that holds none.
 
 It must never change results, so the search is conservative:
 - case-insensitive (rules compare with str.lower());
-- a JSON escape of an ASCII letter that occurs in a needle (`\\u0043reateLoginProfile`) counts as a hit:
-  decoders turn it back into the letter, and no ordinary serializer escapes letters, so this costs
-  nothing on real data and closes the evasion;
+- a JSON escape of a character that occurs in a needle (`\\u0043reateLoginProfile`, `iam\\u002eamazonaws.com`)
+  counts as a hit: decoders turn it back into the character, and no ordinary serializer escapes letters or
+  dots, so this costs nothing on real data and closes the evasion;
 - so do the non-ASCII characters whose str.lower() yields such a letter (KELVIN SIGN -> k,
   LATIN CAPITAL I WITH DOT -> i + a combining dot), raw or escaped.
 
@@ -26,14 +26,18 @@ NON_ASCII_FOLDS = {"\u0130": "i", "\u212a": "k"}
 
 
 def hiding_patterns(needles: Iterable[bytes]) -> list[bytes]:
-    """Lower-case byte patterns that could spell a needle letter in a way a plain search would not see."""
-    letters = sorted({chr(b) for needle in needles for b in needle if chr(b).isalpha() and b < 0x80})
+    """Lower-case byte patterns that could spell a needle character in a way a plain search would not see:
+    a \\u escape of any of its characters (a letter in either case, a dot, a digit), JSON's short escape
+    for '/', and the non-ASCII characters that lower to one of its letters."""
+    chars = sorted({chr(b) for needle in needles for b in needle if b < 0x80})
     patterns: set[bytes] = set()
-    for letter in letters:
-        for form in (letter, letter.upper()):
+    for char in chars:
+        for form in {char, char.upper()}:
             patterns.add(f"\\u{ord(form):04x}".encode())
+        if char == "/":
+            patterns.add(b"\\/")
     for char, letter in NON_ASCII_FOLDS.items():
-        if letter in letters:
+        if letter in chars:
             patterns.add(char.encode("utf-8").lower())
             patterns.add(f"\\u{ord(char):04x}".encode())
     return sorted(patterns)
