@@ -28,8 +28,8 @@ from .helpers import jsonl, run_cli, write
 TERRAFORM = role("provisioning", "terraform-apply-1")
 
 
-def scan(*paths, state=None, policy=None):
-    engine = Engine(load_rules(), ScanOptions(collectors=(RelatedEvents(),)), state=state,
+def scan(*paths, state=None, policy=None, prefilter=True):
+    engine = Engine(load_rules(), ScanOptions(collectors=(RelatedEvents(),), prefilter=prefilter), state=state,
                     enrichers=(ContextEnricher(policy),))
     return engine.run(iter_files([str(p) for p in paths]))
 
@@ -290,3 +290,14 @@ def test_no_context_gives_the_rules_verdicts_without_ranking(tmp_path):
     assert [a["EventID"] for a in plain] == [a["EventID"] for a in ranked]
     assert [a["Severity"] for a in ranked] == ["Low", "Medium"]
     assert [a["Severity"] for a in plain] == ["Medium", "Medium"] and "Reasons" not in plain[0]
+
+
+@pytest.mark.parametrize("prefilter", [True, False])
+def test_an_escaped_event_source_still_reaches_the_context(tmp_path, prefilter):
+    # The collector's needles are the event sources; a JSON escape of their dots must not hide a sign-in.
+    data = orjson.dumps({"Records": [login_profile("svc-reporting", "2026-11-27T14:06:00Z"),
+                                     console_login("svc-reporting", "2026-11-27T14:31:00Z", ATTACKER_IP)]})
+    hidden = data.replace(b"signin.amazonaws.com", b"signin\\u002eamazonaws\\u002Ecom")
+    assert hidden != data
+    write(tmp_path / "a.json", hidden)
+    assert only(scan(tmp_path, prefilter=prefilter))["Severity"] == "Critical"
