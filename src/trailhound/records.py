@@ -150,6 +150,11 @@ def parse_time(value: Any) -> datetime | None:
             return None
     if not isinstance(value, str) or not value:
         return None
+    if len(value) == 20 and value[10] == "T" and value[19] == "Z":  # CloudTrail's own form, most records
+        try:
+            return datetime.fromisoformat(value)  # reads the Z as UTC; ~10x faster than strptime
+        except ValueError:
+            pass
     for fmt in _TIME_FORMATS:
         try:
             return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)

@@ -295,7 +295,16 @@ def _collect(value: Any, doc: Document) -> None:
     _collect_item(value, doc)
 
 
+# Every key an unwrapper before _unwrap_native looks for. A record with an eventName and none of these would
+# pass through all of them to _unwrap_native: _collect_item takes that path in one set operation.
+_ENVELOPE_KEYS = frozenset(("Records", "digestStartTime", "digestS3Object", "detail-type", "logEvents", "Events",
+                            "CloudTrailEvent", "QueryResultRows", "tables"))
+
+
 def _collect_item(item: Any, doc: Document, in_records: bool = False) -> None:
+    if isinstance(item, dict) and "eventName" in item and item.keys().isdisjoint(_ENVELOPE_KEYS):
+        _accept(item, doc)  # a plain record, the common case: what the loop below would decide, sooner
+        return
     if not isinstance(item, dict):
         if isinstance(item, list) and item and all(isinstance(c, dict) and len(c) == 1 for c in item):
             merged: dict = {}  # a CloudTrail Lake result row: a list of one-key objects
@@ -506,7 +515,8 @@ def _hit_records(data: bytes | memoryview, raws: list, ends: Callable[[Any], lis
     first = bytes(raws[0])
     start = buffer.find(first)
     lengths = list(map(len, raws))
-    starts = list(accumulate((n + 1 for n in lengths[:-1]), initial=start))
+    # (1).__add__ keeps the running sum in C: a generator here cost ~0.2 s per GB of records.
+    starts = list(accumulate(map((1).__add__, lengths[:-1]), initial=start))
     computed_end = starts[-1] + lengths[-1]
     if start < 0 or not _CLOSING.fullmatch(buffer, computed_end):
         return None
