@@ -164,3 +164,16 @@ def test_a_delivery_file_with_a_hit_parses_only_the_records_that_hold_a_needle(t
     path = write(tmp_path / "d.json.gz", {"Records": [record(eventID="x")] + [record(eventName="GetUser")] * 5}, gz=True)
     result = scan_input(FileInput(str(path)), RULES, ScanOptions())
     assert result.unparsed == 5 and result.records == 6 and len(result.alerts) == 1 and not result.prefiltered
+
+
+def test_the_hiding_lead_check_gives_one_answer_with_or_without_stringzilla(monkeypatch):
+    from trailhound import prefilter
+
+    samples = [b"plain ascii", b'{"a":"\\u0063"}', "KK".encode(), "café".encode(), b"", b"\\"]
+    matcher = make_matcher([b"kit"], "hyperscan")
+    with_sz = [prefilter._holds_any(s, matcher._first_bytes) for s in samples]
+    monkeypatch.setattr(prefilter, "_find_first_of", None)
+    # Without stringzilla the check is coarser (any non-ASCII byte) but never says no where it said yes.
+    without = [prefilter._holds_any(s, matcher._first_bytes) for s in samples]
+    assert with_sz == [False, True, True, False, False, True]
+    assert all(b for a, b in zip(with_sz, without) if a) and without[3]

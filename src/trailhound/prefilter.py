@@ -81,12 +81,10 @@ class HyperscanMatcher(Matcher):
         hiding = [p for p in self.patterns if p not in self.needles]
         self._leads = [_Compiled([lead]) for lead in sorted({p[:2] for p in hiding})]
         self._hiding = _Compiled(hiding) if hiding else None
+        self._first_bytes = bytes(sorted({p[0] for p in hiding}))  # a backslash, a fold's UTF-8 lead byte
 
     def _searches(self, data: bytes | memoryview) -> list["_Compiled"]:
-        # Every hiding pattern holds a backslash or a non-ASCII byte; memchr and isascii() rule both out
-        # at memory speed for most files before any lead is searched for.
-        view = data if isinstance(data, bytes) else bytes(data)
-        if self._hiding is not None and (b"\\" in view or not view.isascii()) \
+        if self._hiding is not None and _holds_any(data, self._first_bytes) \
                 and any(lead.hit(data) for lead in self._leads):
             return [*self._single, self._hiding]
         return self._single
@@ -98,6 +96,21 @@ class HyperscanMatcher(Matcher):
 
     def hit(self, data: bytes | memoryview) -> bool:
         return any(search.hit(data) for search in self._searches(data))
+
+def _holds_any(data: bytes | memoryview, byteset: bytes) -> bool:
+    """Whether any of these bytes occurs in data: one SIMD pass with stringzilla (~0.045 s per GB here),
+    else a backslash search and isascii(), which rule out every hiding pattern's first byte (~0.085 s)."""
+    if _find_first_of is not None:
+        return _find_first_of(data, byteset) >= 0
+    view = data if isinstance(data, bytes) else bytes(data)
+    return b"\\" in view or not view.isascii()
+
+
+try:
+    from stringzilla import find_first_of as _find_first_of
+except ImportError:  # pragma: no cover - exercised only where stringzilla does not install
+    _find_first_of = None
+
 
 class _Compiled:
     """One hyperscan database pair over `patterns`: first match only (hit), and every match (ends)."""
