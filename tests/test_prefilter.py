@@ -13,6 +13,7 @@ from trailhound import shapes, sift
 from trailhound.demo import write_demo
 from trailhound.engine import Engine, ScanOptions
 from trailhound.prefilter import NON_ASCII_FOLDS, PortableMatcher, hiding_patterns, make_matcher
+from trailhound.related import RelatedEvents
 from trailhound.rules import load_rules
 from trailhound.sources.files import FileInput, iter_files
 
@@ -31,6 +32,9 @@ def assert_same(paths):
     for engine in ("auto", "portable"):
         sifted, summary = alerts(paths, matcher=engine)
         assert sifted == plain, engine
+    # With the context collector the rule is searched by its event source instead (also_needles).
+    with_context, _ = alerts(paths, collectors=(RelatedEvents(),))
+    assert with_context == plain
     return plain, summary
 
 
@@ -177,3 +181,12 @@ def test_the_hiding_lead_check_gives_one_answer_with_or_without_stringzilla(monk
     without = [prefilter._holds_any(s, matcher._first_bytes) for s in samples]
     assert with_sz == [False, True, True, False, False, True]
     assert all(b for a, b in zip(with_sz, without) if a) and without[3]
+
+
+def test_a_rule_is_searched_by_a_needle_the_collectors_search_anyway():
+    from trailhound.engine import matcher_for
+
+    assert matcher_for(RULES, ScanOptions()).needles == [b"createloginprofile"]
+    # One search fewer per byte: the rule's records all hold its event source, which the context searches.
+    assert matcher_for(RULES, ScanOptions(collectors=(RelatedEvents(),))).needles == [
+        b"iam.amazonaws.com", b"signin.amazonaws.com"]

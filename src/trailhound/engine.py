@@ -122,10 +122,15 @@ def matcher_for(rules: list[Rule], options: ScanOptions) -> Matcher | None:
     (a rule without needles could match anything, so nothing may be skipped)."""
     if not options.prefilter:
         return None
-    needs = [r.needles for r in rules] + [getattr(c, "needles", None) for c in options.collectors]
-    if not needs or any(not n for n in needs):
+    fixed = [getattr(c, "needles", None) for c in options.collectors]
+    if not (rules or fixed) or any(not r.needles for r in rules) or any(not n for n in fixed):
         return None
-    key = (tuple(sorted({bytes(x).lower() for n in needs for x in n})), options.matcher)
+    searched = {bytes(x).lower() for n in fixed for x in n}
+    for rule in rules:
+        options_ = [rule.needles, *rule.also_needles]
+        chosen = next((n for n in options_ if n and {bytes(x).lower() for x in n} <= searched), rule.needles)
+        searched |= {bytes(x).lower() for x in chosen}
+    key = (tuple(sorted(searched)), options.matcher)
     if key not in _MATCHERS:  # compiled once per process: workers reuse it for every file
         _MATCHERS[key] = make_matcher(key[0], options.matcher)
     return _MATCHERS[key]

@@ -70,6 +70,7 @@ class PasswordAssignedToExistingIAMUser(Rule):
     techniques = ["T1078.004", "T1098.001"]
     severity = "Medium"
     needles = [b"createloginprofile"]
+    also_needles = [[b"iam.amazonaws.com"]]  # matches() requires the source: the context's needle serves
     event_names = ["CreateLoginProfile"]
 
     examples = [
