@@ -179,12 +179,13 @@ def format_time(value: datetime) -> str:
 class Record:
     """Read-only accessors over one native-shaped CloudTrail record (a dict)."""
 
-    __slots__ = ("raw", "origin", "_time")
+    __slots__ = ("raw", "origin", "_time", "_identity")
 
     def __init__(self, raw: dict, origin: str = "") -> None:
         self.raw = raw
         self.origin = origin
         self._time: datetime | None | bool = False  # False: not parsed yet
+        self._identity: dict | None = None  # read a dozen times per related event: looked up once
 
     def text(self, key: str) -> str:
         return as_text(self.raw.get(key))
@@ -239,7 +240,9 @@ class Record:
 
     @property
     def identity(self) -> dict:
-        return _as_dict(self.raw.get("userIdentity"))
+        if self._identity is None:
+            self._identity = _as_dict(self.raw.get("userIdentity"))
+        return self._identity
 
     def identity_text(self, key: str) -> str:
         return as_text(self.identity.get(key))
@@ -262,7 +265,12 @@ class Record:
     def time_text(self) -> str:
         """The event time as ISO 8601 UTC when it can be read, else the raw value as text."""
         parsed = self.time
-        return format_time(parsed) if parsed else self.text("eventTime")
+        if not parsed:
+            return self.text("eventTime")
+        raw = self.raw.get("eventTime")
+        if isinstance(raw, str) and len(raw) == 20 and raw[10] == "T" and raw[19] == "Z":
+            return raw  # CloudTrail's own form is already what format_time writes
+        return format_time(parsed)
 
     @property
     def partition(self) -> str:

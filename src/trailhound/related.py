@@ -90,6 +90,8 @@ def summarize(record: Record) -> dict[str, Any]:
         "SourceIpAddress": record.source_ip,
         "UserAgent": record.user_agent,
     }
+    if max(map(len, summary.values())) <= _MAX_TEXT:  # the usual case: nothing to cut
+        return summary
     return {k: _cap(v) for k, v in summary.items()}
 
 
