@@ -301,3 +301,26 @@ def test_an_escaped_event_source_still_reaches_the_context(tmp_path, prefilter):
     assert hidden != data
     write(tmp_path / "a.json", hidden)
     assert only(scan(tmp_path, prefilter=prefilter))["Severity"] == "Critical"
+
+
+def test_the_prefilter_keeps_every_related_event_the_collector_would(tmp_path):
+    # Files are searched for event sources, records then held against the event names: neither step may
+    # drop a record keep() wants, in any letter case or escape, nor keep one it does not want.
+    from trailhound.engine import scan_input
+    from trailhound.sources.files import FileInput
+
+    write_demo(tmp_path / "demo", hours=6, events_per_file=40)
+    odd = [console_login("a", "2026-11-27T10:00:00Z", OFFICE_IP) | {"eventName": "CONSOLELOGIN"},
+           create_user("b", "2026-11-27T10:01:00Z", STOLEN) | {"eventSource": "IAM.AmazonAWS.com"},
+           event("GetRole", "2026-11-27T10:02:00Z", STOLEN, request={"roleName": "x"}),
+           event("ListUsers", "2026-11-27T10:03:00Z", STOLEN, userAgent="caf\u00e9")]
+    data = orjson.dumps({"Records": odd + [create_user("c", "2026-11-27T10:04:00Z", STOLEN)]})
+    write(tmp_path / "odd.json", data.replace(b'"CreateUser","eventType"', b'"\\u0043reateUser","eventType"', 1))
+    kept = {}
+    for prefilter in (False, True):
+        options = ScanOptions(collectors=(RelatedEvents(),), prefilter=prefilter)
+        kept[prefilter] = [r for f in iter_files([str(tmp_path)])
+                           for r in scan_input(FileInput(f.path), load_rules(), options).related]
+    assert kept[True] == kept[False]
+    names = [r["Name"] for r in kept[True]]
+    assert "CONSOLELOGIN" in names and "GetRole" not in names and len(names) > 10

@@ -43,6 +43,7 @@ class Collector(Protocol):
     """
 
     needles: list[bytes]
+    also_needles: list[list[bytes]]  # optional: more lists every kept record holds a member of
 
     def keep(self, record: Record) -> dict | None: ...
 
@@ -119,20 +120,26 @@ _MATCHERS: dict[tuple, Matcher] = {}
 
 def matcher_for(rules: list[Rule], options: ScanOptions) -> Matcher | None:
     """The prefilter for these rules and collectors, or None when it is off or something declares no needle
-    (a rule without needles could match anything, so nothing may be skipped)."""
+    (a rule without needles could match anything, so nothing may be skipped).
+
+    Each rule or collector declares needle lists (`needles`, then `also_needles`): a record it wants holds
+    a member of every one. Files are searched for one list per consumer, the fewest distinct needles
+    overall (a rule takes a list the collectors search anyway); the records a search lets by are then
+    held against all of their lists before they are parsed (Matcher.keeps)."""
     if not options.prefilter:
         return None
-    fixed = [getattr(c, "needles", None) for c in options.collectors]
-    if not (rules or fixed) or any(not r.needles for r in rules) or any(not n for n in fixed):
+    consumers = [*options.collectors, *rules]
+    if not consumers or any(not getattr(c, "needles", None) for c in consumers):
         return None
-    searched = {bytes(x).lower() for n in fixed for x in n}
-    for rule in rules:
-        options_ = [rule.needles, *rule.also_needles]
-        chosen = next((n for n in options_ if n and {bytes(x).lower() for x in n} <= searched), rule.needles)
-        searched |= {bytes(x).lower() for x in chosen}
-    key = (tuple(sorted(searched)), options.matcher)
+    groups = [tuple(tuple(bytes(x).lower() for x in group) for group in (c.needles, *getattr(c, "also_needles", ())))
+              for c in consumers]
+    searched = {x for groups_ in groups[:len(options.collectors)] for x in groups_[0]}
+    for groups_ in groups[len(options.collectors):]:  # each rule: a list already searched, else its first
+        chosen = next((g for g in groups_ if g and set(g) <= searched), groups_[0])
+        searched |= set(chosen)
+    key = (tuple(sorted(searched)), tuple(groups), options.matcher)
     if key not in _MATCHERS:  # compiled once per process: workers reuse it for every file
-        _MATCHERS[key] = make_matcher(key[0], options.matcher)
+        _MATCHERS[key] = make_matcher(key[0], options.matcher, groups)
     return _MATCHERS[key]
 
 

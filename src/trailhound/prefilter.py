@@ -43,21 +43,48 @@ def hiding_patterns(needles: Iterable[bytes]) -> list[bytes]:
     return sorted(patterns)
 
 
+Groups = tuple[tuple[bytes, ...], ...]  # one consumer's needle lists: a record it wants holds one of each
+
+
 class Matcher:
-    """Answers one question fast: could these bytes hold a needle?"""
+    """Answers one question fast: could these bytes hold a needle? And, of one record that does: could a
+    rule or collector want it (`keeps`)?"""
 
     engine = "none"
 
-    def __init__(self, needles: Iterable[bytes]):
+    def __init__(self, needles: Iterable[bytes], consumers: Iterable[Groups] = ()):
         self.needles = sorted({bytes(n).lower() for n in needles if n})
         if not self.needles:
             raise ValueError("a prefilter needs at least one needle")
+        self.consumers = [tuple(tuple(bytes(n).lower() for n in group) for group in groups)
+                          for groups in consumers]
         self.patterns = self.needles + [p for p in hiding_patterns(self.needles) if p not in self.needles]
         # A hit may straddle two chunks of a stream: keep this many bytes of the previous chunk.
         self.overlap = max(len(p) for p in self.patterns) - 1
 
     def hit(self, data: bytes | memoryview) -> bool:
         raise NotImplementedError
+
+    def keeps(self, record: bytes | memoryview) -> bool:
+        """Whether one raw record could be one that a consumer wants: it holds a needle of every list that
+        consumer declares (the file was searched for one list only: an event source, say, where the record
+        must also hold an event name). Cheap, because it runs on the few records a file search let by."""
+        if not self.consumers:
+            return True
+        data = bytes(record)
+        if b"\\" in data or not data.isascii():  # an escape or a non-ASCII fold could spell a needle
+            return True
+        lowered = data.lower()
+        for groups in self.consumers:  # plain loops: generators here cost more than the searches
+            for group in groups:
+                for needle in group:
+                    if needle in lowered:
+                        break
+                else:
+                    break  # no member of this list: not this consumer's
+            else:
+                return True
+        return False
 
     def ends(self, data: bytes | memoryview) -> list[int]:
         """The end offset of every occurrence of every pattern, sorted: where in `data` the hits are."""
@@ -75,8 +102,8 @@ class HyperscanMatcher(Matcher):
 
     engine = "hyperscan"
 
-    def __init__(self, needles: Iterable[bytes]):
-        super().__init__(needles)
+    def __init__(self, needles: Iterable[bytes], consumers: Iterable[Groups] = ()):
+        super().__init__(needles, consumers)
         self._single = [_Compiled([needle]) for needle in self.needles]
         hiding = [p for p in self.patterns if p not in self.needles]
         self._leads = [_Compiled([lead]) for lead in sorted({p[:2] for p in hiding})]
@@ -156,8 +183,8 @@ class _Compiled:
 class PortableMatcher(Matcher):
     engine = "portable"
 
-    def __init__(self, needles: Iterable[bytes]):
-        super().__init__(needles)
+    def __init__(self, needles: Iterable[bytes], consumers: Iterable[Groups] = ()):
+        super().__init__(needles, consumers)
         self._hiding = [p for p in self.patterns if p not in self.needles]
         self._hiding_re = re.compile(b"|".join(re.escape(p) for p in self._hiding)) if self._hiding else None
 
@@ -180,12 +207,12 @@ class PortableMatcher(Matcher):
         return found
 
 
-def make_matcher(needles: Iterable[bytes], engine: str = "auto") -> Matcher:
+def make_matcher(needles: Iterable[bytes], engine: str = "auto", consumers: Iterable[Groups] = ()) -> Matcher:
     """The fastest matcher that loads here (`engine` "auto"), or the one named ("hyperscan", "portable")."""
     if engine in ("auto", "hyperscan"):
         try:
-            return HyperscanMatcher(needles)
+            return HyperscanMatcher(needles, consumers)
         except ImportError:
             if engine == "hyperscan":
                 raise
-    return PortableMatcher(needles)
+    return PortableMatcher(needles, consumers)

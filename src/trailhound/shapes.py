@@ -461,13 +461,15 @@ WHOLE_PARSE_LIMIT = 16 << 20  # past this, Python objects for every record would
 
 
 def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
-                   ends: Callable[[Any], list[int]] | None = None) -> Document:
+                   ends: Callable[[Any], list[int]] | None = None,
+                   keeps: Callable[[Any], bool] | None = None) -> Document:
     """Like `parse`, but a delivery file's records are parsed only when they hold a needle.
 
     msgspec walks the `{"Records": [...]}` structure at memory speed without building objects, so record
     boundaries are exact (a needle inside a string or a nested object cannot fool it). Which records hold a
     needle: from `ends` (every match's end offset, one search of the whole file) when the records' places
-    in the file can be proven, else by asking `wanted(raw_bytes)` of each record. Any other shape, or a
+    in the file can be proven, else by asking `wanted(raw_bytes)` of each record; then, when given,
+    `keeps(raw_bytes)` of each of those. Any other shape, or a
     document that does not validate, goes through `parse` whole, which reads every shape and salvages.
     """
     if data.startswith(BOM):
@@ -484,6 +486,8 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
     selected = _hit_records(data, raws, ends) if ends is not None else None
     doc = Document()
     chosen = [raws[i] for i in sorted(selected)] if selected is not None else [r for r in raws if wanted(r)]
+    if keeps is not None:  # of those, the ones a rule or collector could want: the rest are never parsed
+        chosen = [r for r in chosen if keeps(r)]
     doc.unparsed = len(raws) - len(chosen)
     for raw in chosen:
         try:

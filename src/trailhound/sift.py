@@ -39,7 +39,7 @@ def sift(item, matcher: Matcher) -> Sifted:
         if not data.strip() or looks_truncated(data):
             return Sifted(parse(bytes(data)), stored, size)  # empty or cut short: named, as without the prefilter
         return Sifted(None, stored, size)
-    return Sifted(parse_selected(data, matcher.hit, lambda _data: ends), stored, size)
+    return Sifted(parse_selected(data, matcher.hit, lambda _data: ends, matcher.keeps), stored, size)
 
 
 def _stored_size(raw) -> int:

@@ -49,9 +49,9 @@ class Rule:
     # Case-insensitive literals that every raw record this rule can match contains, lower-case bytes.
     # The engine skips records and files holding none of them; they must never change results.
     needles: ClassVar[list[bytes]] = []
-    # Other needle lists that every matchable record holds too (its event source, say). The prefilter
-    # searches one list per rule: the first whose needles it searches anyway for another rule or a
-    # collector, else `needles`. One search fewer of every byte, the same records kept.
+    # Other needle lists, each of which every matchable record holds too (its event source, say). Files
+    # are searched for one list per rule: the first one searched anyway for a collector, else `needles`;
+    # a record the search lets by must then hold a member of every list before it is parsed.
     also_needles: ClassVar[list[list[bytes]]] = []
     # The exact eventNames the rule can match, when it knows them: lets API sources (event history) ask
     # for those events only. Empty: the rule cannot say, and such sources fetch every event.
