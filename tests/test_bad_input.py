@@ -24,7 +24,9 @@ from trailhound.sources.files import FileInput
 
 from .helpers import jsonl, record, run_cli, write
 
-NEEDLE = b'"eventName":"CreateLoginProfile"'
+# What a scan searches files for: the rule's event name, or (context on, the default) its event source.
+# A broken file holding neither cannot hold a match and is skipped unparsed, like any file without a hit.
+NEEDLE = b'"eventSource":"iam.amazonaws.com","eventName":"CreateLoginProfile"'
 
 
 def rec(event_id: str, **fields) -> dict:
