@@ -7,13 +7,11 @@ import sys
 from pathlib import Path
 
 import orjson
-import pytest
 
 BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 
 
 def test_quick_benchmark_contenders_agree_on_the_matches(tmp_path):
-    pytest.importorskip("psutil", reason="the benchmark's [bench] extra is not installed")
     made = subprocess.run([sys.executable, str(BENCH / "make_corpus.py"), str(tmp_path / "c"), "--quick"],
                           capture_output=True, text=True, timeout=120)
     assert made.returncode == 0, made.stderr
