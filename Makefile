@@ -33,6 +33,7 @@ BENCH_CORPUS ?= benchmarks/corpus
 bench: venv
 	$(PY) -m pip install --quiet -e '.[bench]'
 	command -v jq >/dev/null || (apt-get update && apt-get install -y jq)
+	test -x /usr/bin/time || (apt-get update && apt-get install -y time)  # measures each contender's peak RSS
 	test -f $(BENCH_CORPUS)/expected.txt || $(PY) benchmarks/make_corpus.py $(BENCH_CORPUS)
 	# Bytecode, as a wheel install writes it: an editable install compiles the package on every start-up.
 	$(PY) -m compileall -q src
