@@ -1,13 +1,13 @@
 """Time trailhound against the floor and the usual tools, side by side, on the same files.
 
-    python benchmarks/run.py CORPUS [--workers N] [--repeat 3] [--quick] [--json FILE]
+    python benchmarks/run.py CORPUS [--workers N] [--repeat 5] [--quick] [--json FILE]
 
 CORPUS is what make_corpus.py wrote (CORPUS/AWSLogs, CORPUS/expected.txt). Contenders, each in its own
 process so peak memory is its own: decompression alone with ISA-L and with the standard library (the
 floor: no scanner can beat reading its input), `trailhound scan` with 1 and N workers, a plain orjson
 parse-everything loop, jq, and DuckDB's read_json; and a bound, the least an exact needle prefilter does
 (decompress, one needle search). jq and DuckDB run only where installed (make bench installs both). Each
-contender under 10 s runs three times, in rounds, and its median run counts. Prints a markdown table: seconds, CPU
+contender under 10 s runs five times, in rounds, and its median run counts. Prints a markdown table: seconds, CPU
 seconds, GB/s of JSON, ratios to the ISA-L floor and to 1 worker, peak RSS, and whether the contender found
 exactly the planted matches; then trailhound's speed-up over jq and DuckDB.
 """
@@ -157,8 +157,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("corpus", type=Path)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    parser.add_argument("--repeat", type=int, default=3,
-                        help="runs of each contender under 10 s; the median counts (single runs vary ~10%%)")
+    parser.add_argument("--repeat", type=int, default=5,
+                        help="rounds: each contender under 10 s runs this often; its median run counts")
     parser.add_argument("--quick", action="store_true",
                         help="skip the slow --no-prefilter run and run each contender once")
     parser.add_argument("--json", type=Path, help="also write the results here")
