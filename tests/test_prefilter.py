@@ -190,3 +190,19 @@ def test_a_rule_is_searched_by_a_needle_the_collectors_search_anyway():
     # One search fewer per byte: the rule's records all hold its event source, which the context searches.
     assert matcher_for(RULES, ScanOptions(collectors=(RelatedEvents(),))).needles == [
         b"iam.amazonaws.com", b"signin.amazonaws.com"]
+
+
+@pytest.mark.parametrize("engine", ["auto", "portable"])
+def test_keeps_holds_a_record_against_every_needle_list_of_some_consumer(engine):
+    # Rule: its name and its source; collector: a source and one of two names.
+    consumers = [((b"createloginprofile",), (b"iam.amazonaws.com",)),
+                 ((b"iam.amazonaws.com", b"signin.amazonaws.com"), (b"createuser", b"consolelogin"))]
+    matcher = make_matcher([b"iam.amazonaws.com", b"signin.amazonaws.com"], engine, consumers)
+    assert matcher.keeps(b'{"eventSource":"IAM.amazonaws.com","eventName":"CreateLoginProfile"}')
+    assert matcher.keeps(b'{"eventSource":"signin.amazonaws.com","eventName":"ConsoleLogin"}')
+    assert not matcher.keeps(b'{"eventSource":"iam.amazonaws.com","eventName":"GetRole"}')
+    assert not matcher.keeps(b'{"eventSource":"s3.amazonaws.com","eventName":"CreateUser"}')
+    # Whatever could spell a needle another way is kept, never judged here.
+    assert matcher.keeps(b'{"eventSource":"iam.amazonaws.com","eventName":"\\u0043reateUser"}')
+    assert matcher.keeps('{"eventSource":"iam.amazonaws.com","eventName":"GetRole","u":"caf\u00e9"}'.encode())
+    assert make_matcher([b"x"], engine).keeps(b"anything")  # no consumers declared: nothing to hold against
