@@ -131,16 +131,20 @@ def matcher_for(rules: list[Rule], options: ScanOptions) -> Matcher | None:
     consumers = [*options.collectors, *rules]
     if not consumers or any(not getattr(c, "needles", None) for c in consumers):
         return None
-    groups = [tuple(tuple(bytes(x).lower() for x in group) for group in (c.needles, *getattr(c, "also_needles", ())))
-              for c in consumers]
-    searched = {x for groups_ in groups[:len(options.collectors)] for x in groups_[0]}
-    for groups_ in groups[len(options.collectors):]:  # each rule: a list already searched, else its first
-        chosen = next((g for g in groups_ if g and set(g) <= searched), groups_[0])
-        searched |= set(chosen)
-    key = (tuple(sorted(searched)), tuple(groups), options.matcher)
+    lists = [_needle_lists(c) for c in consumers]
+    searched = {needle for collector_lists in lists[:len(options.collectors)] for needle in collector_lists[0]}
+    for rule_lists in lists[len(options.collectors):]:  # a rule: a list searched anyway, else its first
+        searched.update(next((n for n in rule_lists if set(n) <= searched), rule_lists[0]))
+    key = (tuple(sorted(searched)), tuple(lists), options.matcher)
     if key not in _MATCHERS:  # compiled once per process: workers reuse it for every file
-        _MATCHERS[key] = make_matcher(key[0], options.matcher, groups)
+        _MATCHERS[key] = make_matcher(key[0], options.matcher, lists)
     return _MATCHERS[key]
+
+
+def _needle_lists(consumer) -> tuple[tuple[bytes, ...], ...]:
+    """A rule's or collector's `needles`, then its `also_needles`, lower-cased and without empty lists."""
+    declared = (consumer.needles, *getattr(consumer, "also_needles", ()))
+    return tuple(tuple(bytes(n).lower() for n in needles) for needles in declared if needles)
 
 
 def scan_input(item: Input, rules: list[Rule], options: ScanOptions) -> InputResult:

@@ -469,8 +469,8 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
     boundaries are exact (a needle inside a string or a nested object cannot fool it). Which records hold a
     needle: from `ends` (every match's end offset, one search of the whole file) when the records' places
     in the file can be proven, else by asking `wanted(raw_bytes)` of each record; then, when given,
-    `keeps(raw_bytes)` of each of those. Any other shape, or a
-    document that does not validate, goes through `parse` whole, which reads every shape and salvages.
+    `keeps(raw_bytes)` of each of those. Any other shape, or a document that does not validate, goes
+    through `parse` whole, which reads every shape and salvages.
     """
     if data.startswith(BOM):
         data = memoryview(data)[len(BOM):]
