@@ -206,3 +206,16 @@ def test_keeps_holds_a_record_against_every_needle_list_of_some_consumer(engine)
     assert matcher.keeps(b'{"eventSource":"iam.amazonaws.com","eventName":"\\u0043reateUser"}')
     assert matcher.keeps('{"eventSource":"iam.amazonaws.com","eventName":"GetRole","u":"caf\u00e9"}'.encode())
     assert make_matcher([b"x"], engine).keeps(b"anything")  # no consumers declared: nothing to hold against
+
+
+def test_needles_that_end_alike_are_one_search_with_the_same_answers():
+    from trailhound.prefilter import _families
+
+    needles = [b"iam.amazonaws.com", b"signin.amazonaws.com", b"createloginprofile", b"createuser", b"deleteuser"]
+    assert sorted(map(sorted, _families(needles))) == [[b"createloginprofile"], [b"createuser"], [b"deleteuser"],
+                                                        [b"iam.amazonaws.com", b"signin.amazonaws.com"]]
+    data = (b'{"eventSource":"IAM.amazonaws.com"} signin.AmazonAWS.com DeleteUser sts.amazonaws.com '
+            b'i\\u0061m.amazonaws.com createUSER')
+    fast, portable = make_matcher(needles, "hyperscan"), make_matcher(needles, "portable")
+    assert fast.ends(data) == portable.ends(data) and len(fast.ends(data)) >= 5
+    assert fast.hit(b"..signin.amazonaws.com..") and not fast.hit(b"..sts.amazonaws.com..")

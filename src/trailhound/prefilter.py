@@ -97,19 +97,20 @@ class Matcher:
 
 
 class HyperscanMatcher(Matcher):
-    """One hyperscan database per needle, and one for the leads of the hiding patterns.
+    """One hyperscan database per family of needles, and one for the leads of the hiding patterns.
 
-    Measured here, hyperscan finds one caseless literal at ~11 GB/s but any set of two or more at ~2 GB/s,
-    so k separate single-literal searches beat one combined search for the few needles rules declare. The
-    hiding patterns all start with a backslash-u escape or a non-ASCII fold's lead bytes, which most files
-    never contain: only a file holding one of those leads is searched for them, with the same answer.
+    Measured here (per GB): one caseless literal takes ~0.085 s, but a set of unrelated ones ~0.5 s, so
+    unrelated needles are searched one by one. Needles that end alike are one family and one search:
+    `iam.amazonaws.com` and `signin.amazonaws.com` take 0.145 s together, 0.27 s apart. The hiding
+    patterns all start with a backslash-u escape or a non-ASCII fold's lead bytes, which most files never
+    contain: only a file holding one of those leads is searched for them, with the same answer.
     """
 
     engine = "hyperscan"
 
     def __init__(self, needles: Iterable[bytes], consumers: Iterable[Groups] = ()):
         super().__init__(needles, consumers)
-        self._single = [_Compiled([needle]) for needle in self.needles]
+        self._single = [_Compiled(family) for family in _families(self.needles)]
         hiding = [p for p in self.patterns if p not in self.needles]
         self._leads = [_Compiled([lead]) for lead in sorted({p[:2] for p in hiding})]
         self._hiding = _Compiled(hiding) if hiding else None
@@ -130,6 +131,21 @@ class HyperscanMatcher(Matcher):
         return any(search.hit(data) for search in self._searches(data))
 
 
+SHARED_ENDING = 8  # bytes two needles must end with alike to be searched together
+
+
+def _families(needles: list[bytes]) -> list[list[bytes]]:
+    """Needles grouped by a shared ending of SHARED_ENDING bytes or more (neighbours once reversed)."""
+    families: list[list[bytes]] = []
+    for needle in sorted(needles, key=lambda n: n[::-1]):
+        ending = needle[-SHARED_ENDING:]
+        if families and len(ending) == SHARED_ENDING and families[-1][-1].endswith(ending):
+            families[-1].append(needle)
+        else:
+            families.append([needle])
+    return families
+
+
 def _holds_any(data: bytes | memoryview, byteset: bytes) -> bool:
     """Whether any of these bytes occurs in data: one SIMD pass with stringzilla (~0.04 s per GB here),
     else a backslash search and isascii(), which rule out every hiding pattern's first byte (~0.085 s)."""
@@ -145,13 +161,14 @@ class _Compiled:
     def __init__(self, patterns: list[bytes]):
         import hyperscan
 
-        expressions, ids = [re.escape(p) for p in patterns], list(range(len(patterns)))
+        ids = list(range(len(patterns)))
+        # The pure-literal compiler (~10% faster here than the same literals as escaped regexes).
         self._first = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._first.compile(expressions=expressions, ids=ids, elements=len(ids),
+        self._first.compile(expressions=list(patterns), ids=ids, elements=len(ids), literal=True,
                             flags=[hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH] * len(ids))
         self._first_scratch = hyperscan.Scratch(self._first)
         self._every = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        self._every.compile(expressions=expressions, ids=ids, elements=len(ids),
+        self._every.compile(expressions=list(patterns), ids=ids, elements=len(ids), literal=True,
                             flags=[hyperscan.HS_FLAG_CASELESS] * len(ids))
         self._every_scratch = hyperscan.Scratch(self._every)
 
