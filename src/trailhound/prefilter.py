@@ -115,6 +115,27 @@ class HyperscanMatcher(Matcher):
         self._leads = [_Compiled([lead]) for lead in sorted({p[:2] for p in hiding})]
         self._hiding = _Compiled(hiding) if hiding else None
         self._first_bytes = bytes(sorted({p[0] for p in hiding}))  # a backslash, a fold's UTF-8 lead byte
+        # keeps(): every consumer needle in one database, each list as the set of its needles' ids
+        words = sorted({n for groups in self.consumers for group in groups for n in group})
+        self._words = _Compiled(words) if words else None
+        self._lists = [[{words.index(n) for n in group} for group in groups] for groups in self.consumers]
+
+    def keeps(self, record: bytes | memoryview) -> bool:
+        """As Matcher.keeps, with one hyperscan search of the record instead of a search per needle
+        (~1.5 us a record instead of ~3.7 here)."""
+        if self._words is None:
+            return True
+        data = bytes(record)
+        if b"\\" in data or not data.isascii():  # an escape or a non-ASCII fold could spell a needle
+            return True
+        found = self._words.ids(data)
+        for lists in self._lists:
+            for ids in lists:
+                if not ids & found:
+                    break  # no member of this list: not this consumer's
+            else:
+                return True
+        return False
 
     def _searches(self, data: bytes | memoryview) -> list["_Compiled"]:
         if self._hiding is not None and _holds_any(data, self._first_bytes) \
@@ -156,7 +177,8 @@ def _holds_any(data: bytes | memoryview, byteset: bytes) -> bool:
 
 
 class _Compiled:
-    """One hyperscan database pair over `patterns`: first match only (hit), and every match (ends)."""
+    """One hyperscan database pair over `patterns`: each pattern's first match (hit, ids), and every match
+    (ends)."""
 
     def __init__(self, patterns: list[bytes]):
         import hyperscan
@@ -180,6 +202,16 @@ class _Compiled:
 
         self._every.scan(data, match_event_handler=note, scratch=self._every_scratch)
         found.sort()
+        return found
+
+    def ids(self, data: bytes | memoryview) -> set[int]:
+        """Which patterns occur in data (their indexes)."""
+        found: set[int] = set()
+
+        def note(pattern: int, *_args) -> None:
+            found.add(pattern)
+
+        self._first.scan(data, match_event_handler=note, scratch=self._first_scratch)
         return found
 
     def hit(self, data: bytes | memoryview) -> bool:
