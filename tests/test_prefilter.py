@@ -219,3 +219,23 @@ def test_needles_that_end_alike_are_one_search_with_the_same_answers():
     fast, portable = make_matcher(needles, "hyperscan"), make_matcher(needles, "portable")
     assert fast.ends(data) == portable.ends(data) and len(fast.ends(data)) >= 5
     assert fast.hit(b"..signin.amazonaws.com..") and not fast.hit(b"..sts.amazonaws.com..")
+
+
+@settings(max_examples=150, deadline=None)
+@given(words=st.lists(st.sampled_from(["iam.amazonaws.com", "signin.amazonaws.com", "createuser", "consolelogin",
+                                       "createloginprofile", "getrole", "s3.amazonaws.com", "x"]), max_size=5),
+       cases=st.lists(st.booleans(), min_size=40, max_size=40), escape=st.booleans())
+def test_keeps_never_drops_a_record_a_consumer_wants(words, cases, escape):
+    consumers = [((b"createloginprofile",), (b"iam.amazonaws.com",)),
+                 ((b"iam.amazonaws.com", b"signin.amazonaws.com"), (b"createuser", b"consolelogin"))]
+    text = " ".join(words)
+    text = "".join(c.upper() if cases[i % len(cases)] else c for i, c in enumerate(text))
+    record = ('{"e":"' + text + '"}').encode()
+    if escape and text:
+        record = record.replace(text[0].encode(), b"\\u%04x" % ord(text[0]), 1)
+    wanted = any(all(any(n.decode() in text.lower() for n in group) for group in groups) for groups in consumers)
+    for engine in ("hyperscan", "portable"):
+        kept = make_matcher([b"iam.amazonaws.com", b"signin.amazonaws.com"], engine, consumers).keeps(record)
+        assert kept or not wanted, (engine, record)
+        if not escape:  # a plain ASCII record is judged exactly
+            assert kept == wanted, (engine, record)
