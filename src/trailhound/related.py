@@ -105,10 +105,10 @@ class RelatedEvents:
     also_needles = [sorted({name.encode() for _, name in _KEPT})]
 
     def keep(self, record: Record) -> dict | None:
-        name = record.raw.get("eventName")  # the cheap question first: most records the needles let by are
-        if not isinstance(name, str) or name.lower() not in _KEPT_NAMES:  # other IAM calls
-            return None
-        if (record.event_source.lower(), name.lower()) not in _KEPT:
+        # The name first, cheaply: most records the needles let by are other IAM calls.
+        name = record.raw.get("eventName")
+        name = name.lower() if isinstance(name, str) else ""
+        if name not in _KEPT_NAMES or (record.event_source.lower(), name) not in _KEPT:
             return None
         if record.time is None:  # context is about when; an undated record cannot be placed
             return None
