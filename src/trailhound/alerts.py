@@ -8,7 +8,7 @@ from typing import Any
 
 import orjson
 
-from .records import Record
+from .records import Record, as_text
 from .rules.base import Rule, lower_severity
 
 # The original query's columns, in its order, then trailhound's.
@@ -27,15 +27,7 @@ def event_key(record: Record) -> str:
 
 def dedup_entity(row: dict[str, Any], fields: tuple[str, ...] | list[str]) -> str:
     """The original's DedupEntity: the dedup fields' values, fields sorted by name, joined with '|'."""
-    return "|".join(_as_text(row.get(name)) for name in sorted(fields))
-
-
-def _as_text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    return orjson.dumps(value).decode()
+    return "|".join(as_text(row.get(name)) for name in sorted(fields))
 
 
 @dataclass

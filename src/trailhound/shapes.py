@@ -368,13 +368,18 @@ def _unwrap_message(obj: dict, doc: Document) -> bool:
     message = obj.get("message")
     if not isinstance(message, str) or not message.lstrip().startswith("{") or "eventName" in obj:
         return False
+    _collect_json_text(message, doc)
+    return True
+
+
+def _collect_json_text(text: str, doc: Document) -> None:
+    """A record carried as a JSON string: collected, or counted unreadable."""
     try:
-        value = _loads(message)
+        value = _loads(text)
     except (ValueError, RecursionError):
         doc.unreadable += 1
     else:
         _collect_item(value, doc)
-    return True
 
 
 def _unwrap_lookup_events(obj: dict, doc: Document) -> bool:
@@ -385,12 +390,7 @@ def _unwrap_lookup_events(obj: dict, doc: Document) -> bool:
         return True
     event = obj.get("CloudTrailEvent")
     if isinstance(event, str):
-        try:
-            value = _loads(event)
-        except (ValueError, RecursionError):
-            doc.unreadable += 1
-        else:
-            _collect_item(value, doc)
+        _collect_json_text(event, doc)
         return True
     return False
 
