@@ -201,26 +201,34 @@ def _span(delta: timedelta) -> str:
 
 def related_for(store: StateStore, row: dict, raw: dict, policy: ContextPolicy) -> list[dict]:
     """What the store holds about an alert's target and actor, within the windows the steps look at."""
-    record = Record(raw)
-    when = parse_time(row.get("TimeGenerated")) or record.time
-    if when is None:
+    about = _about(row, raw)
+    if about is None:
         return []
+    account, user, actor, when = about
     before = max(policy.activity_window, policy.onboarding_window)
     after = max(policy.activity_window, policy.login_window)
-    return store.related_about(record.recipient_account or record.actor_account, str(row.get("TargetUserName", "")),
-                               principal(record), format_time(when - before), format_time(when + after))
+    return store.related_about(account, user, actor, format_time(when - before), format_time(when + after))
 
 
 def _context_for(store: StateStore, row: dict, raw: dict, policy: ContextPolicy) -> list[dict]:
     """What `assess` reads, and no more: see `StateStore.context_about` (the timeline wants everything)."""
+    about = _about(row, raw)
+    if about is None:
+        return []
+    account, user, actor, when = about
+    return store.context_about(
+        account, user, actor, format_time(when), format_time(when + policy.login_window),
+        (format_time(when - policy.activity_window), format_time(when + policy.activity_window)), _ACTIVITY_LIMIT)
+
+
+def _about(row: dict, raw: dict) -> tuple[str, str, str, datetime] | None:
+    """(account, target user, actor, time) of an alert, or None when its time cannot be read."""
     record = Record(raw)
     when = parse_time(row.get("TimeGenerated")) or record.time
     if when is None:
-        return []
-    return store.context_about(
-        record.recipient_account or record.actor_account, str(row.get("TargetUserName", "")), principal(record),
-        format_time(when), format_time(when + policy.login_window),
-        (format_time(when - policy.activity_window), format_time(when + policy.activity_window)), _ACTIVITY_LIMIT)
+        return None
+    return (record.recipient_account or record.actor_account, str(row.get("TargetUserName", "")),
+            principal(record), when)
 
 
 def apply(alert: Alert, assessment: Assessment) -> None:
