@@ -19,10 +19,10 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from trailhound.demo import write_demo
-from trailhound.engine import Engine
-from trailhound.rules import load_rules
+from trailhound.engine.evaluate import Engine
+from trailhound.engine.rules import load_rules
 from trailhound.sources.files import iter_files
-from trailhound.spark import SparkOptions, scan_on_spark, session
+from trailhound.run.spark import SparkOptions, scan_on_spark, session
 
 HERE = Path(__file__).resolve().parent
 TB = 1e12

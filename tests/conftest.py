@@ -66,7 +66,7 @@ def aws(moto_server, monkeypatch):
 @pytest.fixture(scope="session")
 def spark():
     """One local Spark for the whole run (a JVM start costs seconds): two cores, no UI, quiet logs."""
-    from trailhound.spark import SparkOptions, session
+    from trailhound.run.spark import SparkOptions, session
 
     spark = session(SparkOptions(master="local[2]"))
     spark.conf.set("spark.sql.shuffle.partitions", "2")

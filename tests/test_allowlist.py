@@ -6,12 +6,12 @@ from datetime import date
 
 import pytest
 
-from trailhound.allowlist import load_allowlist
-from trailhound.engine import Engine
+from trailhound.engine.allowlist import load_allowlist
+from trailhound.engine.evaluate import Engine
 from trailhound.errors import ConfigError
-from trailhound.rules import load_rules
+from trailhound.engine.rules import load_rules
 from trailhound.sources.files import iter_files
-from trailhound.state import StateStore
+from trailhound.state.store import StateStore
 
 from .helpers import record, write
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import boto3
 import orjson
 
-from trailhound.alerts import make_alert
-from trailhound.records import Record
-from trailhound.rules import get_rule
+from trailhound.alerts.alert import make_alert
+from trailhound.records.record import Record
+from trailhound.engine.rules import get_rule
 from trailhound.sinks import RetryPolicy
 from trailhound.sinks.securityhub import SecurityHubSink
 

@@ -15,11 +15,11 @@ import re
 import orjson
 import pytest
 
-from trailhound.engine import Engine
-from trailhound.records import Record
-from trailhound.rules import load_rules
-from trailhound.rules.iam_login_profile import PasswordAssignedToExistingIAMUser
-from trailhound.shapes import parse
+from trailhound.engine.evaluate import Engine
+from trailhound.records.record import Record
+from trailhound.engine.rules import load_rules
+from trailhound.engine.rules.iam_login_profile import PasswordAssignedToExistingIAMUser
+from trailhound.records.formats import parse
 from trailhound.sources.files import FileInput
 
 from .helpers import jsonl, record, run_cli, write

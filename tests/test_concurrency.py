@@ -20,7 +20,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from trailhound.state import StateStore
+from trailhound.state.store import StateStore
 
 from .helpers import record, write
 
@@ -263,8 +263,8 @@ def test_a_state_file_from_before_delivery_tracking_counts_its_alerts_as_emitted
 
 
 def test_a_library_run_without_delivery_tracking_stores_alerts_as_emitted(tmp_path):
-    from trailhound.engine import Engine
-    from trailhound.rules import load_rules
+    from trailhound.engine.evaluate import Engine
+    from trailhound.engine.rules import load_rules
     from trailhound.sources.files import iter_files
 
     write(tmp_path / "logs/a.json", [record()])

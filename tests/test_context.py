@@ -9,17 +9,17 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from trailhound.alerts import ALERT_COLUMNS
-from trailhound.context import CONTEXT_COLUMNS, ContextEnricher, ContextPolicy, policy_from_options
+from trailhound.alerts.alert import ALERT_COLUMNS
+from trailhound.context.assess import CONTEXT_COLUMNS, ContextEnricher, ContextPolicy, policy_from_options
 from trailhound.demo import write_demo
-from trailhound.engine import Engine, ScanOptions
+from trailhound.engine.evaluate import Engine, ScanOptions
 from trailhound.errors import ConfigError
-from trailhound.records import Record
-from trailhound.related import RelatedEvents
-from trailhound.rules import load_rules
-from trailhound.shapes import parse
+from trailhound.records.record import Record
+from trailhound.context.collect import RelatedEvents
+from trailhound.engine.rules import load_rules
+from trailhound.records.formats import parse
 from trailhound.sources.files import iter_files
-from trailhound.state import StateStore
+from trailhound.state.store import StateStore
 
 from .context_events import (ATTACKER_IP, OFFICE_IP, ROOT, STOLEN, console_login, create_user, event,
                              login_profile, role, user)
@@ -307,7 +307,7 @@ def test_an_escaped_event_source_still_reaches_the_context(tmp_path, prefilter):
 def test_the_prefilter_keeps_every_related_event_the_collector_would(tmp_path):
     # Files are searched for event sources, records then held against the event names: neither step may
     # drop a record keep() wants, in any letter case or escape, nor keep one it does not want.
-    from trailhound.engine import scan_input
+    from trailhound.engine.evaluate import scan_input
     from trailhound.sources.files import FileInput
 
     write_demo(tmp_path / "demo", hours=6, events_per_file=40)

@@ -6,10 +6,10 @@ import csv
 
 import pytest
 
-from trailhound.engine import Engine
-from trailhound.records import Record
-from trailhound.rules.iam_login_profile import PasswordAssignedToExistingIAMUser
-from trailhound.shapes import parse
+from trailhound.engine.evaluate import Engine
+from trailhound.records.record import Record
+from trailhound.engine.rules.iam_login_profile import PasswordAssignedToExistingIAMUser
+from trailhound.records.formats import parse
 from trailhound.sources.files import iter_files
 
 from .helpers import CORPUS

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlite3
 import time
 
-from trailhound.alerts import dedup_entity
-from trailhound.engine import Engine, ScanOptions
-from trailhound.rules import load_rules
+from trailhound.alerts.alert import dedup_entity
+from trailhound.engine.evaluate import Engine, ScanOptions
+from trailhound.engine.rules import load_rules
 from trailhound.sources.files import iter_files
-from trailhound.state import StateStore
+from trailhound.state.store import StateStore
 
 from .helpers import record, write
 

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from trailhound.demo import ATTACKER_IP, write_demo
-from trailhound.engine import Engine, ScanOptions
-from trailhound.rules import load_rules
+from trailhound.engine.evaluate import Engine, ScanOptions
+from trailhound.engine.rules import load_rules
 from trailhound.sources.files import iter_files
 
 

@@ -14,11 +14,11 @@ import zlib
 import orjson
 from hypothesis import example, given, strategies as st
 
-from trailhound.engine import ScanOptions, scan_input
-from trailhound.output import write_jsonl, write_table
-from trailhound.records import Record
-from trailhound.rules import load_rules
-from trailhound.shapes import parse
+from trailhound.engine.evaluate import ScanOptions, scan_input
+from trailhound.alerts.render import write_jsonl, write_table
+from trailhound.records.record import Record
+from trailhound.engine.rules import load_rules
+from trailhound.records.formats import parse
 
 from .helpers import record
 from .hostile import assert_terminal_safe

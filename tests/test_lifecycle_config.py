@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from trailhound.config import load_config, parse_sink_option
+from trailhound.sinks.config import load_config, parse_sink_option
 from trailhound.errors import ConfigError
 
 from .helpers import jsonl, record, run_cli, write

@@ -7,10 +7,10 @@ import pytest
 from jsonschema import Draft202012Validator
 from ocsf_json_schema import OcsfJsonSchemaEmbedded, get_ocsf_schema
 
-from trailhound.alerts import make_alert
-from trailhound.ocsf import OCSF_VERSION, to_ocsf
-from trailhound.records import Record
-from trailhound.rules import get_rule
+from trailhound.alerts.alert import make_alert
+from trailhound.alerts.ocsf import OCSF_VERSION, to_ocsf
+from trailhound.records.record import Record
+from trailhound.engine.rules import get_rule
 
 from .helpers import MISSING, jsonl, record, run_cli, write
 

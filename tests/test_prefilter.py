@@ -9,12 +9,14 @@ import orjson
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from trailhound import shapes, sift
+from trailhound.records import formats as shapes
+
+from trailhound.records import read as sift
 from trailhound.demo import write_demo
-from trailhound.engine import Engine, ScanOptions
-from trailhound.prefilter import NON_ASCII_FOLDS, PortableMatcher, hiding_patterns, make_matcher
-from trailhound.related import RelatedEvents
-from trailhound.rules import load_rules
+from trailhound.engine.evaluate import Engine, ScanOptions
+from trailhound.records.prefilter import NON_ASCII_FOLDS, PortableMatcher, hiding_patterns, make_matcher
+from trailhound.context.collect import RelatedEvents
+from trailhound.engine.rules import load_rules
 from trailhound.sources.files import FileInput, iter_files
 
 from .helpers import CORPUS, record, write
@@ -152,7 +154,7 @@ def test_matchers_are_case_insensitive_and_see_escapes(engine):
 
 
 def test_stream_chunk_boundaries_do_not_hide_a_needle(tmp_path, monkeypatch):
-    from trailhound import reader
+    from trailhound.records import stream as reader
 
     monkeypatch.setattr(reader, "CHUNK", 7)
     path = write(tmp_path / "a.json.gz", {"Records": [record(eventID="x")]}, gz=True)
@@ -163,7 +165,7 @@ def test_stream_chunk_boundaries_do_not_hide_a_needle(tmp_path, monkeypatch):
 
 
 def test_a_delivery_file_with_a_hit_parses_only_the_records_that_hold_a_needle(tmp_path):
-    from trailhound.engine import scan_input
+    from trailhound.engine.evaluate import scan_input
 
     path = write(tmp_path / "d.json.gz", {"Records": [record(eventID="x")] + [record(eventName="GetUser")] * 5}, gz=True)
     result = scan_input(FileInput(str(path)), RULES, ScanOptions())
@@ -171,7 +173,7 @@ def test_a_delivery_file_with_a_hit_parses_only_the_records_that_hold_a_needle(t
 
 
 def test_the_hiding_lead_check_gives_one_answer_with_or_without_stringzilla(monkeypatch):
-    from trailhound import prefilter
+    from trailhound.records import prefilter
 
     samples = [b"plain ascii", b'{"a":"\\u0063"}', "KK".encode(), "café".encode(), b"", b"\\"]
     matcher = make_matcher([b"kit"], "hyperscan")
@@ -184,7 +186,7 @@ def test_the_hiding_lead_check_gives_one_answer_with_or_without_stringzilla(monk
 
 
 def test_a_rule_is_searched_by_a_needle_the_collectors_search_anyway():
-    from trailhound.engine import matcher_for
+    from trailhound.engine.evaluate import matcher_for
 
     assert matcher_for(RULES, ScanOptions()).needles == [b"createloginprofile"]
     # One search fewer per byte: the rule's records all hold its event source, which the context searches.
@@ -209,7 +211,7 @@ def test_keeps_holds_a_record_against_every_needle_list_of_some_consumer(engine)
 
 
 def test_needles_that_end_alike_are_one_search_with_the_same_answers():
-    from trailhound.prefilter import _families
+    from trailhound.records.prefilter import _families
 
     needles = [b"iam.amazonaws.com", b"signin.amazonaws.com", b"createloginprofile", b"createuser", b"deleteuser"]
     assert sorted(map(sorted, _families(needles))) == [[b"createloginprofile"], [b"createuser"], [b"deleteuser"],

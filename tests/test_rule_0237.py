@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from trailhound.alerts import ALERT_COLUMNS, make_alert
-from trailhound.records import Record
-from trailhound.rules import ALL_RULES, get_rule
-from trailhound.rules.iam_login_profile import PasswordAssignedToExistingIAMUser
+from trailhound.alerts.alert import ALERT_COLUMNS, make_alert
+from trailhound.records.record import Record
+from trailhound.engine.rules import ALL_RULES, get_rule
+from trailhound.engine.rules.iam_login_profile import PasswordAssignedToExistingIAMUser
 
 from .helpers import MISSING, record
 
@@ -158,7 +158,7 @@ def test_records_with_odd_types_are_judged_not_crashed_on(odd):
 
 def test_sentinel_row_matches_like_the_original_query():
     from .test_shapes import SENTINEL_ROW
-    from trailhound.shapes import parse
+    from trailhound.records.formats import parse
 
     (raw,) = parse(orjson.dumps(SENTINEL_ROW)).records
     alert = make_alert(RULE, Record(raw))

@@ -9,8 +9,8 @@ import io
 import orjson
 import pytest
 
-from trailhound.records import Record
-from trailhound.shapes import parse
+from trailhound.records.record import Record
+from trailhound.records.formats import parse
 
 from .helpers import record
 

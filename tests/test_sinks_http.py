@@ -6,9 +6,9 @@ from __future__ import annotations
 import socket
 import sqlite3
 
-from trailhound.alerts import make_alert
-from trailhound.records import Record
-from trailhound.rules import get_rule
+from trailhound.alerts.alert import make_alert
+from trailhound.records.record import Record
+from trailhound.engine.rules import get_rule
 from trailhound.sinks import RetryPolicy, build
 from trailhound.sinks.base import redact_url
 from trailhound.sinks.slack import message

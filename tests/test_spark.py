@@ -10,14 +10,14 @@ import os
 import orjson
 import pytest
 
-from trailhound.allowlist import load_allowlist
-from trailhound.engine import Engine, ScanOptions
+from trailhound.engine.allowlist import load_allowlist
+from trailhound.engine.evaluate import Engine, ScanOptions
 from trailhound.errors import ConfigError
-from trailhound.records import parse_time
-from trailhound.rules import load_rules
+from trailhound.records.record import parse_time
+from trailhound.engine.rules import load_rules
 from trailhound.sources.files import iter_files
-from trailhound.spark import SparkOptions, scan_on_spark
-from trailhound.state import StateStore
+from trailhound.run.spark import SparkOptions, scan_on_spark
+from trailhound.state.store import StateStore
 
 from .helpers import CORPUS, jsonl, record, run_cli, write
 from .test_shapes import SENTINEL_ROW

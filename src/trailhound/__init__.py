@@ -15,8 +15,8 @@ __version__ = "0.1.0"
 
 def scan(paths: Iterable[str], rules: list[str] | None = None, **engine_options: Any):
     """Scan local files and folders with the named rules (all by default); returns a ScanResult."""
-    from .engine import Engine
-    from .rules import load_rules
+    from .engine.evaluate import Engine
+    from .engine.rules import load_rules
     from .sources.files import check_paths, iter_files
 
     paths = list(paths)

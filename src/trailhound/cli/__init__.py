@@ -7,7 +7,7 @@ import sys
 import typer
 
 from ..errors import ConfigError
-from ..textsafe import inert
+from ..alerts.textsafe import inert
 from . import alerts as alerts_cmd
 from . import context as context_cmd
 from . import respond as respond_cmd

@@ -10,7 +10,7 @@ from typing import Optional
 import typer
 
 from ..errors import ConfigError
-from ..textsafe import inert
+from ..alerts.textsafe import inert
 from .common import fail
 
 app = typer.Typer(help="List, show, acknowledge and close the alerts in a state store.", no_args_is_help=True)
@@ -20,7 +20,7 @@ STATE = typer.Option(..., "--state", envvar="TRAILHOUND_STATE", help="The SQLite
 
 def open_store(path: Path):
     """The state store, which must already exist: a mistyped path must not become a new, empty store."""
-    from ..state import StateStore
+    from ..state.store import StateStore
 
     if not path.is_file():
         raise ConfigError(f"{path}: no such state file (write one with `trailhound scan --state {path}`)")
@@ -34,9 +34,9 @@ def list_cmd(state: Path = STATE,
              rule: Optional[str] = typer.Option(None, "--rule", help="Only this rule's alerts."),
              fmt: str = typer.Option("table", "--format", "-f", help="table | jsonl")) -> None:
     """One line per alert: id, status, event time, severity, rule, target, actor."""
-    from ..lifecycle import STATUSES, list_alerts
-    from ..output import dumps
-    from ..timeutil import parse_when
+    from ..state.lifecycle import STATUSES, list_alerts
+    from ..alerts.render import dumps
+    from ..records.times import parse_when
 
     try:
         if status and status not in STATUSES:
@@ -66,11 +66,11 @@ def list_cmd(state: Path = STATE,
 def show(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix of 6+ digits)."),
          state: Path = STATE) -> None:
     """The alert's row, its raw event, the use case's response actions, and its history and deliveries."""
-    from ..alerts import ALERT_COLUMNS
-    from ..lifecycle import events, find
-    from ..output import dumps
-    from ..rules import get_rule
-    from ..sinks.outbox import for_alert
+    from ..alerts.alert import ALERT_COLUMNS
+    from ..state.lifecycle import events, find
+    from ..alerts.render import dumps
+    from ..engine.rules import get_rule
+    from ..state.outbox import for_alert
 
     try:
         with open_store(state) as store:
@@ -104,7 +104,7 @@ def show(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix 
 
 
 def _change(alert_id: str, state: Path, status: str, note: str | None) -> None:
-    from ..lifecycle import set_status
+    from ..state.lifecycle import set_status
 
     try:
         with open_store(state) as store:

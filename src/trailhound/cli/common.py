@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ..textsafe import inert
+from ..alerts.textsafe import inert
 
 EXIT_OK, EXIT_BAD_INPUT, EXIT_USAGE, EXIT_ALERTS, EXIT_UNDELIVERED = 0, 1, 2, 3, 4
 

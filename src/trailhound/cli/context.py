@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import ConfigError
-from ..textsafe import inert
+from ..alerts.textsafe import inert
 from .common import fail
 
 STATE_HELP = "SQLite state file the alert was stored in by `trailhound scan --state`."
@@ -24,7 +24,7 @@ def timeline(
     """The actor's and the target's events around an alert, as a table (or JSON)."""
     built = _build(alert_id, state, before, after)
     if fmt == "json":
-        from ..output import dumps
+        from ..alerts.render import dumps
 
         sys.stdout.write(dumps(_as_json(built)) + "\n")
     elif fmt == "table":
@@ -41,7 +41,7 @@ def report(
     after: str = typer.Option("12h", "--after", help="How far after the alert the timeline ends."),
 ) -> None:
     """One self-contained HTML page: the alert, its reasons, the timeline drawn, the response actions."""
-    from ..report import render
+    from ..report.html import render
 
     built = _build(alert_id, state, before, after)
     try:
@@ -52,9 +52,9 @@ def report(
 
 
 def _build(alert_id: str, state: Path, before: str, after: str):
-    from ..state import StateStore
-    from ..timeline import build
-    from ..timeutil import parse_duration
+    from ..state.store import StateStore
+    from ..report.timeline import build
+    from ..records.times import parse_duration
 
     try:
         if not state.is_file():
@@ -67,7 +67,7 @@ def _build(alert_id: str, state: Path, before: str, after: str):
 
 
 def _as_json(built) -> dict:
-    from ..timeline import offset_text
+    from ..report.timeline import offset_text
 
     return {"alert": built.row, "now": {"Severity": built.now.severity, "Reasons": built.now.reasons},
             "events": [{**t.event, "Offset": offset_text(t.offset), "Lane": t.lane, "IsAlert": t.is_alert}
@@ -79,7 +79,7 @@ def _print_table(built) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..timeline import offset_text
+    from ..report.timeline import offset_text
 
     row = built.row
     console = Console(file=sys.stdout, soft_wrap=False)

@@ -6,13 +6,13 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from ..textsafe import inert
+from ..alerts.textsafe import inert
 
 
 def deliver_and_report(alerts: list, sinks: list, state: Path | None) -> bool:
     """True when every delivery this run attempted succeeded."""
     from ..sinks.delivery import deliver
-    from ..state import StateStore
+    from ..state.store import StateStore
 
     if state is not None:
         # A store of its own: the scan's was closed when the scan ended; the outbox lives in the same file.

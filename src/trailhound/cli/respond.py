@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 
 from ..errors import ConfigError
-from ..textsafe import inert
+from ..alerts.textsafe import inert
 from .alerts import STATE, fail, open_store
 
 
@@ -24,8 +24,8 @@ def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique pref
 
     Exit codes: 0 done (or planned); 1 the call failed; 2 refused or bad usage.
     """
-    from ..lifecycle import add_event, find
-    from ..respond import RefusedError, caller_identity, check_account, execute, plan_disable_console_access
+    from ..state.lifecycle import add_event, find
+    from ..respond.actions import RefusedError, caller_identity, check_account, execute, plan_disable_console_access
 
     if not disable_console_access:
         fail("name an action: --disable-console-access")

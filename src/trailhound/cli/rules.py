@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ..rules import ALL_RULES, get_rule
+from ..engine.rules import ALL_RULES, get_rule
 from .common import fail
 
 app = typer.Typer(help="List the rules, or show one rule's whole use case.", no_args_is_help=True)

@@ -11,20 +11,20 @@ from typing import List, Optional
 
 import typer
 
-from ..alerts import ALERT_COLUMNS
-from ..context import ContextEnricher, policy_from_options
-from ..engine import Engine, ScanOptions, Summary
+from ..alerts.alert import ALERT_COLUMNS
+from ..context.assess import ContextEnricher, policy_from_options
+from ..engine.evaluate import Engine, ScanOptions, Summary
 from ..errors import ConfigError
-from ..output import FORMATS, write_alerts
-from ..related import RelatedEvents
-from ..progress import progress_bar
-from ..rules import load_rules
+from ..alerts.render import FORMATS, write_alerts
+from ..context.collect import RelatedEvents
+from .progress import progress_bar
+from ..engine.rules import load_rules
 from ..sources import select
 from ..sources.files import iter_files
-from ..state import StateStore
+from ..state.store import StateStore
 from ..testhooks import crash_point
-from ..textsafe import inert
-from ..timeutil import parse_duration, parse_when
+from ..alerts.textsafe import inert
+from ..records.times import parse_duration, parse_when
 
 from .common import EXIT_ALERTS, EXIT_BAD_INPUT, EXIT_UNDELIVERED, EXIT_USAGE, fail
 
@@ -152,7 +152,7 @@ def scan(
 
 
 def _scan_remote(engine, paths, options, rules, accounts, regions, event_history, threads):
-    from ..incremental import process  # boto3 is imported only on this path
+    from ..run.incremental import process  # boto3 is imported only on this path
     from ..sources.s3_layout import Selection
 
     selection = Selection(options.since, options.until, frozenset(_split(accounts)), tuple(_split(regions)))
@@ -192,7 +192,7 @@ def report(summary: Summary, debug: bool = False) -> None:
 
 
 def _scan_on_spark(engine: Engine, paths: list[str], master: str | None, partitions: int | None):
-    from ..spark import SparkOptions, scan_on_spark  # pyspark and a JVM only when asked for
+    from ..run.spark import SparkOptions, scan_on_spark  # pyspark and a JVM only when asked for
 
     scan = scan_on_spark(engine, list(paths), SparkOptions(master=master, partitions=partitions))
     stats = scan.stats
@@ -240,7 +240,7 @@ def _deliver(alerts: list, sinks: list, state: Path | None) -> bool:
 
 
 def _allowlist(path: Path):
-    from ..allowlist import load_allowlist  # pydantic loads only for runs with an allowlist
+    from ..engine.allowlist import load_allowlist  # pydantic loads only for runs with an allowlist
 
     return load_allowlist(path)
 

@@ -44,15 +44,15 @@ def watch(
     Exit codes: 0 stopped (SIGINT/SIGTERM) or drained; 1 with --once, some object or message could not be
     processed (it was named, and left for the next run or the queue's redrive policy); 2 usage error.
     """
-    from .. import logs
-    from ..allowlist import load_allowlist
-    from ..context import ContextEnricher
-    from ..engine import Engine, ScanOptions
-    from ..output import write_alerts
-    from ..related import RelatedEvents
-    from ..state import StateStore
-    from ..timeutil import parse_duration
-    from ..watch import Watcher, WatchSettings
+    from ..run import logs
+    from ..engine.allowlist import load_allowlist
+    from ..context.assess import ContextEnricher
+    from ..engine.evaluate import Engine, ScanOptions
+    from ..alerts.render import write_alerts
+    from ..context.collect import RelatedEvents
+    from ..state.store import StateStore
+    from ..records.times import parse_duration
+    from ..run.watch import Watcher, WatchSettings
 
     if log_format not in logs.FORMATS:
         fail(f"--log-format: {log_format!r} is not one of {', '.join(logs.FORMATS)}")

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..alerts import Alert
+from ..alerts.alert import Alert
 
 
 class DeliveryError(Exception):
@@ -60,7 +60,7 @@ class Sink:
     def body(self, alert: Alert) -> dict[str, Any]:
         """The alert as this sink's format asks: trailhound's columns, or an OCSF Detection Finding."""
         if self.format == "ocsf":
-            from ..ocsf import to_ocsf
+            from ..alerts.ocsf import to_ocsf
 
             return to_ocsf(alert)
         return alert.as_dict()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..alerts import Alert
-from ..state import StateStore
-from . import outbox
+from ..alerts.alert import Alert
+from ..state.store import StateStore
+from ..state import outbox
 from .base import Sink, UrlSink, scrub
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from ..alerts import Alert
-from ..output import dumps
+from ..alerts.alert import Alert
+from ..alerts.render import dumps
 from .base import DeliveryError, Sink
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..alerts import Alert
+from ..alerts.alert import Alert
 from .aws import client, describe
 from .base import Sink
 
@@ -35,7 +35,7 @@ class SecurityHubSink(Sink):
         return self._hub().meta.region_name, self._account, self._partition
 
     def finding(self, alert: Alert) -> dict[str, Any]:
-        from ..asff import to_asff
+        from ..alerts.asff import to_asff
 
         region, account, partition = self._product()
         return to_asff(alert, region=region, account=account, partition=partition)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from ..config import DeliveryConfig, load_config, parse_sink_option
+from .config import DeliveryConfig, load_config, parse_sink_option
 from .base import RetryPolicy, Sink
 
 

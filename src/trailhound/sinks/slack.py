@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..alerts import Alert
-from ..textsafe import inert
+from ..alerts.alert import Alert
+from ..alerts.textsafe import inert
 from .base import UrlSink
 from .http import post_json
 
@@ -26,7 +26,7 @@ def code(value: object, limit: int = 300) -> str:
 
 
 def message(alert: Alert) -> dict[str, Any]:
-    from ..rules import get_rule
+    from ..engine.rules import get_rule
 
     row = alert.row
     severity = str(row.get("Severity", ""))

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ..alerts import Alert
-from ..output import dumps
-from ..textsafe import inert
+from ..alerts.alert import Alert
+from ..alerts.render import dumps
+from ..alerts.textsafe import inert
 from .aws import client, describe
 from .base import DeliveryError, Sink
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..alerts import Alert
+from ..alerts.alert import Alert
 from .base import UrlSink
 from .http import post_json
 

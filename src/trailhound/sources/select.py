@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from ..errors import ConfigError
-from ..rules.base import Rule
+from ..engine.rules.base import Rule
 from . import is_s3_url
 from .files import check_paths, iter_files
 

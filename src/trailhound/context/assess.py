@@ -1,0 +1,301 @@
+"""Context for an alert: was the target just onboarded, did it then sign in, what did the actor do around it.
+
+Severity starts from the rule's (Medium for 0xFF-0237) and each step that changes it, or could have and did
+not, is written to the alert's `Reasons`, so an analyst reads why an alert ranks where it does. Nothing is
+ever dropped: onboarding ranks Low, it does not disappear. The steps, in order:
+
+1. the target was created moments before by the same principal: onboarding (Low); otherwise, or with no
+   creation seen in this scan or the state store, an existing user (Medium);
+2. the caller gave itself a password (no userName, root, or its own name): at least High;
+3. the target then signed in to the console within hours: at least High; from the address the password was
+   assigned from: Critical. A new user signing in from elsewhere is what onboarding looks like, so that
+   alone does not raise an onboarding alert;
+4. the call failed: one step lower (the only place a failure lowers severity once context runs).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from ..alerts.alert import Alert, event_key
+from ..errors import ConfigError
+from ..records.record import Record, format_time, parse_time
+from .collect import principal
+from ..engine.rules.base import SEVERITIES, lower_severity
+from ..state.store import StateStore
+from ..records.times import parse_duration
+
+CONTEXT_COLUMNS = ("TargetCreatedAt", "TargetCreatedBy", "ConsoleLoginsAfter", "ActorRecentActivity", "Reasons")
+STEP_NAMES = ("onboarding", "existing", "self", "login", "login_same_address")
+_ACTIVITY_LIMIT = 25  # the actor's calls listed on the row; the timeline shows them all
+
+
+@dataclass(frozen=True)
+class ContextPolicy:
+    onboarding_window: timedelta = timedelta(minutes=60)
+    login_window: timedelta = timedelta(hours=12)
+    activity_window: timedelta = timedelta(hours=1)
+    keep_related: timedelta = timedelta(days=30)  # how long the state store remembers related events
+    onboarding: str = "Low"
+    existing: str = "Medium"
+    self: str = "High"
+    login: str = "High"
+    login_same_address: str = "Critical"
+    failure_steps: int = 1
+
+    def with_steps(self, assignments: list[str]) -> "ContextPolicy":
+        """`STEP=LEVEL` pairs (from `--severity`) applied over this policy; a bad one is a ConfigError."""
+        changes: dict[str, Any] = {}
+        for text in assignments:
+            step, _, level = text.partition("=")
+            step, level = step.strip().lower().replace("-", "_"), level.strip()
+            if step == "failure_steps" and level.isdigit():
+                changes[step] = int(level)
+                continue
+            if step not in STEP_NAMES:
+                raise ConfigError(f"--severity: {text!r}: step must be one of {', '.join(STEP_NAMES)} "
+                                  "or failure_steps")
+            match = [s for s in SEVERITIES if s.lower() == level.lower()]
+            if not match:
+                raise ConfigError(f"--severity: {text!r}: level must be one of {', '.join(SEVERITIES)}")
+            changes[step] = match[0]
+        return replace(self, **changes)
+
+
+def policy_from_options(onboarding_window: str | None = None, login_window: str | None = None,
+                        steps: list[str] | None = None) -> ContextPolicy:
+    """A policy from the CLI's `--onboarding-window`, `--login-window` and `--severity STEP=LEVEL` values."""
+    policy = ContextPolicy()
+    if onboarding_window:
+        policy = replace(policy, onboarding_window=parse_duration(onboarding_window, "--onboarding-window"))
+    if login_window:
+        policy = replace(policy, login_window=parse_duration(login_window, "--login-window"))
+    return policy.with_steps(steps or [])
+
+
+@dataclass
+class Assessment:
+    severity: str
+    reasons: list[str] = field(default_factory=list)
+    fields: dict[str, Any] = field(default_factory=dict)
+
+    def step(self, level: str, why: str, at_least: bool = False) -> None:
+        if at_least and SEVERITIES.index(level) < SEVERITIES.index(self.severity):
+            level = self.severity
+        self.severity = level
+        self.reasons.append(f"{level}: {why}")
+
+
+def assess(row: dict[str, Any], raw: dict[str, Any], related: list[dict], policy: ContextPolicy,
+           baseline: str) -> Assessment:
+    """Severity, reasons and context fields for one alert, from the related events about it."""
+    record = Record(raw)
+    when = parse_time(row.get("TimeGenerated")) or record.time
+    target, account = str(row.get("TargetUserName", "")), record.recipient_account or record.actor_account
+    actor = principal(record)
+    about_target = [e for e in related if e["AccountId"] == account and target in (e["Subject"], e["Target"])]
+    result = Assessment(baseline, [f"{baseline}: rule {row.get('RuleId', '')} baseline"])
+    if when is None:  # an undated alert cannot be placed against anything: say so and keep the baseline
+        result.reasons.append(f"{baseline}: event time unreadable, no context applied")
+        return result
+    onboarding = _creation_step(result, about_target, target, actor, when, policy)
+    self_assigned = _self_step(result, row, raw, policy)
+    logins = _login_step(result, about_target, target, row, when, policy, onboarding and not self_assigned)
+    if not record.succeeded:
+        result.step(lower_severity(result.severity, policy.failure_steps),
+                    f"the call failed ({record.error_code}): {_steps(policy.failure_steps)} lower")
+    result.fields["ConsoleLoginsAfter"] = logins
+    result.fields["ActorRecentActivity"] = _activity(related, actor, record, when, policy)
+    return result
+
+
+def _creation_step(result: Assessment, about_target: list[dict], target: str, actor: str, when: datetime,
+                   policy: ContextPolicy) -> bool:
+    created = [e for e in about_target if e["Name"] == "CreateUser" and e["Target"] == target
+               and e["Outcome"] == "success" and _at(e) is not None and _at(e) <= when]
+    creation = max(created, key=_at, default=None)
+    result.fields["TargetCreatedAt"] = creation["Time"] if creation else None
+    result.fields["TargetCreatedBy"] = (creation["ActorArn"] or creation["Actor"]) if creation else None
+    if creation is None:
+        result.step(policy.existing, f"existing user: no creation of {target} seen in this scan or the state store")
+        return False
+    ago = when - _at(creation)
+    by_same = creation["Actor"] == actor
+    if by_same and ago <= policy.onboarding_window:
+        result.step(policy.onboarding, f"onboarding: {target} was created {_span(ago)} before by the same "
+                                       f"principal ({actor})")
+        return True
+    why = (f"created {_span(ago)} before, beyond the {_span(policy.onboarding_window)} onboarding window"
+           if by_same else f"created {_span(ago)} before by another principal ({creation['Actor']})")
+    result.step(policy.existing, f"existing user: {why}")
+    return False
+
+
+def _self_step(result: Assessment, row: dict, raw: dict, policy: ContextPolicy) -> bool:
+    record = Record(raw)
+    named = record.request.get("userName")
+    who = record.identity_text("type").lower()
+    if who == "root" or named in (None, ""):
+        why = "root gave itself a console password" if who == "root" else "the caller gave itself a password"
+    elif who == "iamuser" and named == record.identity_text("userName"):
+        why = f"{named} gave itself a console password"
+    else:
+        return False
+    result.step(policy.self, why, at_least=True)
+    return True
+
+
+def _login_step(result: Assessment, about_target: list[dict], target: str, row: dict, when: datetime,
+                policy: ContextPolicy, onboarding: bool) -> list[dict]:
+    end = when + policy.login_window
+    logins = sorted((e for e in about_target if e["Name"] == "ConsoleLogin" and e["Subject"] == target
+                     and _at(e) is not None and when <= _at(e) <= end), key=_at)
+    succeeded = [e for e in logins if e["Outcome"] == "success"]
+    if succeeded:
+        address = str(row.get("SourceIpAddress", ""))
+        same = [e for e in succeeded if address and e["SourceIpAddress"] == address]
+        first = (same or succeeded)[0]
+        later = f"{target} signed in to the console {_span(_at(first) - when)} later"
+        if same:
+            result.step(policy.login_same_address, f"{later} from the same address ({address})", at_least=True)
+        elif onboarding:
+            result.reasons.append(f"{result.severity}: {later} from another address ({first['SourceIpAddress']}), "
+                                  "as a new user does: unchanged")
+        else:
+            result.step(policy.login, f"{later} from another address ({first['SourceIpAddress']})", at_least=True)
+    return [{"Time": e["Time"], "SourceIpAddress": e["SourceIpAddress"], "Outcome": e["Outcome"]} for e in logins]
+
+
+def _activity(related: list[dict], actor: str, record: Record, when: datetime, policy: ContextPolicy) -> list[dict]:
+    own = event_key(record)
+    start, end = when - policy.activity_window, when + policy.activity_window
+    calls = sorted((e for e in related if e["Actor"] == actor and e["Key"] != own
+                    and _at(e) is not None and start <= _at(e) <= end), key=lambda e: (_at(e), e["Key"]))
+    return [{"Time": e["Time"], "Event": f"{e['Source'].split('.', 1)[0]}:{e['Name']}", "Outcome": e["Outcome"],
+             "SourceIpAddress": e["SourceIpAddress"], **({"Target": e["Target"]} if e["Target"] else {})}
+            for e in calls[:_ACTIVITY_LIMIT]]
+
+
+def _steps(count: int) -> str:
+    return "one step" if count == 1 else f"{count} steps"
+
+
+def _at(event: dict) -> datetime | None:
+    return parse_time(event["Time"])
+
+
+def _span(delta: timedelta) -> str:
+    seconds = int(abs(delta.total_seconds()))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 2 * 3600:
+        return f"{seconds // 60} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h".replace(".0 h", " h")
+    return f"{seconds / 86400:.1f} days".replace(".0 days", " days")
+
+
+def related_for(store: StateStore, row: dict, raw: dict, policy: ContextPolicy) -> list[dict]:
+    """What the store holds about an alert's target and actor, within the windows the steps look at."""
+    about = _about(row, raw)
+    if about is None:
+        return []
+    account, user, actor, when = about
+    before = max(policy.activity_window, policy.onboarding_window)
+    after = max(policy.activity_window, policy.login_window)
+    return store.related_about(account, user, actor, format_time(when - before), format_time(when + after))
+
+
+def _context_for(store: StateStore, row: dict, raw: dict, policy: ContextPolicy) -> list[dict]:
+    """What `assess` reads, and no more: see `StateStore.context_about` (the timeline wants everything)."""
+    about = _about(row, raw)
+    if about is None:
+        return []
+    account, user, actor, when = about
+    return store.context_about(
+        account, user, actor, format_time(when), format_time(when + policy.login_window),
+        (format_time(when - policy.activity_window), format_time(when + policy.activity_window)), _ACTIVITY_LIMIT)
+
+
+def _about(row: dict, raw: dict) -> tuple[str, str, str, datetime] | None:
+    """(account, target user, actor, time) of an alert, or None when its time cannot be read."""
+    record = Record(raw)
+    when = parse_time(row.get("TimeGenerated")) or record.time
+    if when is None:
+        return None
+    return (record.recipient_account or record.actor_account, str(row.get("TargetUserName", "")),
+            principal(record), when)
+
+
+def apply(alert: Alert, assessment: Assessment) -> None:
+    """Write an assessment onto the alert row, after the core columns, so the state store keeps it."""
+    alert.row["Severity"] = assessment.severity
+    for name in CONTEXT_COLUMNS[:-1]:
+        alert.row[name] = assessment.fields.get(name)
+    alert.row["Reasons"] = assessment.reasons
+
+
+class ContextEnricher:
+    """The engine's enricher: remembers each input's related events as they arrive, then ranks every alert.
+
+    Related events go into SQLite (the state store, or a scratch file for a run without one) in batches,
+    never into one list in memory: a month of an organisation's IAM calls must not cost the driver its memory.
+    """
+
+    BATCH = 5000
+
+    def __init__(self, policy: ContextPolicy | None = None) -> None:
+        self.policy = policy or ContextPolicy()
+        self._scratch: StateStore | None = None
+        self._scratch_dir: tempfile.TemporaryDirectory | None = None
+        self._pending: list[dict] = []
+
+    def remember(self, related: list[dict], state: StateStore | None) -> None:
+        self._pending.extend(related)
+        if len(self._pending) >= self.BATCH:  # one transaction per batch, not per input
+            self._flush(state)
+
+    def _flush(self, state: StateStore | None) -> None:
+        if self._pending:
+            self._store(state).save_related(self._pending)
+            self._pending = []
+
+    def __call__(self, alerts: list[Alert], state: StateStore | None) -> None:
+        self._flush(state)
+        store = self._store(state)
+        try:
+            store.prune_related(self.policy.keep_related.total_seconds())
+            for alert in alerts:
+                if "TargetUserName" not in alert.row:
+                    continue  # context is about a target IAM user; other rules keep their own severity
+                found = _context_for(store, alert.row, alert.raw, self.policy)
+                apply(alert, assess(alert.row, alert.raw, found, self.policy, baseline_severity(alert.row)))
+        finally:
+            self._drop_scratch()
+
+    def _store(self, state: StateStore | None) -> StateStore:
+        if state is not None:
+            return state
+        if self._scratch is None:  # one code path with or without --state: the same queries on a scratch file
+            self._scratch_dir = tempfile.TemporaryDirectory(prefix="trailhound-context-")
+            self._scratch = StateStore(Path(self._scratch_dir.name) / "related.db")
+        return self._scratch
+
+    def _drop_scratch(self) -> None:
+        if self._scratch is not None:
+            self._scratch.close()
+            self._scratch_dir.cleanup()  # type: ignore[union-attr]
+            self._scratch = self._scratch_dir = None
+
+
+def baseline_severity(row: dict) -> str:
+    from ..engine.rules import get_rule
+
+    try:
+        return get_rule(str(row.get("RuleId", ""))).severity
+    except KeyError:
+        return str(row.get("Severity", "Medium"))

@@ -1,0 +1,92 @@
+"""Exactly-once over S3 objects: skip what the state store has processed, scan the rest, then store the
+alerts and mark the objects processed in one transaction.
+
+An object is marked only when it was read and parsed whole: one that could not be read, or read only in
+part, is read again next time (its alerts are still stored once: the state store knows each event).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any, Callable, Iterable, Iterator
+
+from ..engine.evaluate import Engine, InputResult, ScanResult, scan_input
+from ..sources.s3 import S3Object, client, describe_aws_error, prefetched
+from ..state.store import StateStore
+from ..testhooks import crash_point, slow_down
+
+@dataclass
+class Outcome:
+    result: ScanResult
+    done: set[str] = field(default_factory=set)  # origins read whole, or processed by an earlier run
+    failed: dict[str, str] = field(default_factory=dict)  # origin -> why it was not read whole
+    already: int = 0  # objects skipped because an earlier run processed them
+
+
+def fresh(objects: Iterable[Any], state: StateStore | None, outcome: Outcome) -> Iterator[Any]:
+    """Objects the state store has not processed; the others are counted and passed over."""
+    for item in objects:
+        if state is not None and isinstance(item, S3Object) and item.etag and state.is_processed(item):
+            outcome.already += 1
+            outcome.done.add(item.origin)
+            continue
+        yield item
+
+
+def with_etag(item: S3Object) -> S3Object | str:
+    """The object with its ETag (a notification may not carry one), or why it cannot be read."""
+    if item.etag:
+        return item
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        head = client().head_object(Bucket=item.bucket, Key=item.key)
+    except (ClientError, BotoCoreError) as exc:
+        return describe_aws_error(exc)
+    return S3Object(item.bucket, item.key, head.get("ETag", "").strip('"'), head.get("ContentLength", -1))
+
+
+def process(engine: Engine, inputs: Iterable[Any], threads: int = 8,
+            should_stop: Callable[[], bool] = lambda: False,
+            on_start: Callable[[Any], None] | None = None) -> Outcome:
+    """Scan `inputs` (S3 objects and any other inputs), downloads `threads` at a time, and store the alerts
+    with the processed marks. `should_stop` is asked before each input: a stop finishes the inputs already
+    scanned, stores them, and leaves the rest for the next run."""
+    outcome = Outcome(result=None)  # type: ignore[arg-type]
+    marks: list[S3Object] = []
+
+    def results() -> Iterator[InputResult]:
+        for item in prefetched(_until(fresh(inputs, engine.state, outcome), should_stop), threads):
+            if should_stop():  # downloads already ahead are dropped: the next run reads them
+                return
+            if on_start:
+                on_start(item)
+            slow_down()
+            result = scan_input(item, engine.rules, engine.options)
+            original = getattr(item, "item", item)
+            if result.problem is None:
+                outcome.done.add(result.origin)
+                if isinstance(original, S3Object):
+                    marks.append(original)
+            else:
+                outcome.failed[result.origin] = result.problem
+            yield result
+
+    def processed() -> list[S3Object]:  # called by the engine just before its one transaction
+        crash_point("before-store")
+        return marks
+
+    started = time.perf_counter()
+    outcome.result = engine.finish(results(), processed=processed)
+    outcome.result.summary.seconds = time.perf_counter() - started
+    outcome.result.summary.already_processed = outcome.already
+    crash_point("after-store")
+    return outcome
+
+
+def _until(items: Iterable[Any], should_stop: Callable[[], bool]) -> Iterator[Any]:
+    for item in items:
+        if should_stop():
+            return
+        yield item

@@ -1,0 +1,238 @@
+"""Continuous mode: consume an SQS queue of S3 notifications, or re-list S3 prefixes on a schedule.
+
+Exactly-once alerts, at-least-once consumption:
+1. objects already processed (state) are skipped; the rest are scanned;
+2. their alerts and their processed marks are stored in one transaction;
+3. alerts are written out; only then are the messages deleted.
+A crash before 2 changes nothing (the messages come back, the objects are read again); a crash between 2
+and 3 leaves messages that come back and find their objects processed, so nothing is stored twice.
+
+SIGINT/SIGTERM: the object being scanned is finished, what was scanned is stored, messages whose objects
+are all done are deleted, and the process exits 0. While idle (long poll, sleep) it exits at once.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterator
+
+from . import logs
+from ..alerts.alert import Alert
+from ..engine.evaluate import Engine
+from ..errors import ConfigError
+from .incremental import Outcome, process, with_etag
+from ..sources.notifications import parse_message
+from ..sources.s3 import S3Object, describe_aws_error, objects
+from ..sources.s3_layout import Selection
+from ..sources.sqs import Heartbeat, Message, Queue
+
+
+@dataclass
+class WatchSettings:
+    queue_url: str | None = None
+    urls: list[str] = field(default_factory=list)
+    interval_s: float = 300.0
+    lookback: timedelta = timedelta(hours=2)
+    accounts: frozenset[str] = frozenset()
+    regions: tuple[str, ...] = ()
+    once: bool = False
+    threads: int = 8
+    visibility_s: int | None = None  # None: the queue's own VisibilityTimeout
+    wait_s: int = 20  # SQS long polling
+    batch_size: int = 50  # objects per transaction when polling S3
+
+
+class StopWatching(BaseException):
+    """Raised by the signal handler only while idle, to leave a long poll or a sleep at once. A
+    BaseException, like KeyboardInterrupt: botocore's retry logic catches Exception and would swallow it."""
+
+
+class Stopper:
+    def __init__(self) -> None:
+        self.requested = False
+        self._idle = False
+
+    def install(self) -> None:
+        signal.signal(signal.SIGINT, self._handle)
+        signal.signal(signal.SIGTERM, self._handle)
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.requested = True
+        logs.event("watch.stop_requested", signal=signal.Signals(signum).name)
+        if self._idle:
+            raise StopWatching
+
+    @contextmanager
+    def idle(self) -> Iterator[None]:
+        if self.requested:
+            raise StopWatching
+        self._idle = True
+        try:
+            yield
+        finally:
+            self._idle = False
+
+
+class Watcher:
+    def __init__(self, engine: Engine, settings: WatchSettings, emit: Callable[[list[Alert]], None],
+                 stopper: Stopper | None = None) -> None:
+        if engine.state is None:
+            raise ConfigError("watch needs --state: it is what makes alerts exactly-once")
+        self.engine, self.settings, self.emit = engine, settings, emit
+        self.stopper = stopper or Stopper()
+        self.problems = 0
+        self.alerts = 0
+
+    def run(self) -> int:
+        """0 when stopped or drained cleanly; 1 when --once met objects or messages it could not process."""
+        try:
+            if self.settings.queue_url:
+                self._consume(Queue(self.settings.queue_url))
+            else:
+                self._poll()
+        except StopWatching:
+            pass
+        logs.event("watch.stopped", alerts=self.alerts, problems=self.problems)
+        return 1 if self.settings.once and self.problems else 0
+
+    # -- SQS -------------------------------------------------------------------------------------------
+    def _consume(self, queue: Queue) -> None:
+        visibility = self._check_queue(queue)
+        seen: set[str] = set()
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        failures = 0
+        while not self.stopper.requested:
+            try:
+                with self.stopper.idle():
+                    messages = queue.receive(1 if self.settings.once else self.settings.wait_s, visibility)
+            except (ClientError, BotoCoreError) as exc:
+                failures += 1
+                self.problems += 1
+                logs.warning("queue.receive_failed", queue=queue.url, reason=describe_aws_error(exc))
+                if self.settings.once:
+                    return
+                with self.stopper.idle():  # the queue or the network may come back: back off, up to 5 min
+                    time.sleep(min(300, 2 ** min(failures, 8)))
+                continue
+            failures = 0
+            if self.settings.once and all(m.id in seen for m in messages):
+                return  # drained: nothing new (a message left for redrive may be back already)
+            seen.update(m.id for m in messages)
+            self._handle_messages(queue, [m for m in messages], visibility)
+
+    def _check_queue(self, queue: Queue) -> int:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            attributes = queue.attributes()
+        except (ClientError, BotoCoreError) as exc:
+            raise ConfigError(f"--sqs-queue-url {queue.url}: {describe_aws_error(exc)}") from None
+        visibility = self.settings.visibility_s or int(attributes.get("VisibilityTimeout", "30"))
+        if "RedrivePolicy" not in attributes:
+            logs.warning("queue.no_redrive_policy", queue=queue.url,
+                         hint="a message that cannot be processed will come back until it expires")
+        logs.event("watch.started", queue=queue.url, visibility_timeout_s=visibility)
+        return visibility
+
+    def _handle_messages(self, queue: Queue, messages: list[Message], visibility: int) -> None:
+        wanted: dict[str, list[S3Object]] = {}
+        deletable: list[Message] = []
+        held: dict[str, str] = {}  # message id -> why it stays on the queue
+        for message in messages:
+            note = parse_message(message.body)
+            if note.problem:
+                held[message.id] = note.problem
+            elif note.ignored:
+                logs.event("message.ignored", message=message.id, reason=note.ignored)
+                deletable.append(message)
+            else:
+                wanted[message.id] = self._resolve(note.objects, message, held)
+        with Heartbeat(queue, [m for m in messages if m.id in wanted], visibility,
+                       on_error=lambda why: logs.warning("message.extend_failed", reason=why)):
+            todo = {o.origin: o for objs in wanted.values() for o in objs}
+            outcome = self._process(list(todo.values()))
+        for message in messages:
+            if message.id not in wanted or message.id in held:
+                continue
+            origins = [o.origin for o in wanted[message.id]]
+            failed = [f"{o}: {outcome.failed[o]}" for o in origins if o in outcome.failed]
+            if failed:
+                held[message.id] = "; ".join(failed)
+            elif all(o in outcome.done for o in origins):
+                deletable.append(message)
+            # else: a stop came before its objects were read; it comes back after the visibility timeout
+        for message in messages:
+            if message.id in held:
+                self.problems += 1
+                logs.warning("message.left_for_redrive", message=message.id, receive_count=message.receive_count,
+                             reason=held[message.id])
+        if deletable:
+            self._delete(queue, deletable)
+
+    def _delete(self, queue: Queue, messages: list[Message]) -> None:
+        """A message that cannot be deleted comes back later, finds its objects processed, and is deleted
+        then: a warning, not a failure."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            failures = queue.delete(messages)
+            deleted = len(messages) - len(failures)
+        except (ClientError, BotoCoreError) as exc:
+            failures, deleted = [describe_aws_error(exc)], 0
+        for failure in failures:
+            logs.warning("message.delete_failed", reason=failure)
+        logs.event("messages.deleted", count=deleted)
+
+    def _resolve(self, found: list[S3Object], message: Message, held: dict[str, str]) -> list[S3Object]:
+        out: list[S3Object] = []
+        for item in found:
+            if item.size == 0 or item.key.endswith("/"):
+                continue  # folder markers and empty objects hold no records
+            resolved = with_etag(item)
+            if isinstance(resolved, str):
+                held[message.id] = f"{item.origin}: {resolved}"
+            else:
+                out.append(resolved)
+        return out
+
+    # -- S3 polling ------------------------------------------------------------------------------------
+    def _poll(self) -> None:
+        logs.event("watch.started", urls=self.settings.urls, interval_s=self.settings.interval_s,
+                   lookback_s=self.settings.lookback.total_seconds())
+        while not self.stopper.requested:
+            since = datetime.now(timezone.utc) - self.settings.lookback
+            selection = Selection(since=since, accounts=self.settings.accounts, regions=self.settings.regions)
+            listed = [o for url in self.settings.urls for o in objects(url, selection)]
+            fresh = [o for o in listed if not (isinstance(o, S3Object) and self.engine.state.is_processed(o))]
+            logs.event("poll.listed", objects=len(listed), new=len(fresh))
+            for start in range(0, len(fresh), self.settings.batch_size):
+                if self.stopper.requested:
+                    break
+                outcome = self._process(fresh[start:start + self.settings.batch_size])
+                self.problems += len(outcome.failed)
+            if self.settings.once:
+                return
+            with self.stopper.idle():
+                time.sleep(self.settings.interval_s)
+
+    # -- both ------------------------------------------------------------------------------------------
+    def _process(self, items: list) -> Outcome:
+        self.engine.state.new_run()
+        outcome = process(self.engine, items, self.settings.threads, should_stop=lambda: self.stopper.requested,
+                          on_start=lambda item: logs.event("object.started", origin=item.origin))
+        for origin, reason in outcome.failed.items():
+            logs.warning("object.failed", origin=origin, reason=reason)
+        summary = outcome.result.summary
+        if items:
+            logs.event("batch.stored", inputs=summary.inputs, records=summary.records, alerts=summary.alerts,
+                       already_processed=outcome.already, already_alerted=summary.already_alerted,
+                       failed=len(outcome.failed))
+        if outcome.result.alerts:
+            self.alerts += len(outcome.result.alerts)
+            self.emit(outcome.result.alerts)
+        return outcome

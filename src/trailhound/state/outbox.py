@@ -1,0 +1,77 @@
+"""The outbox: each alert's delivery to each sink, in the state store. A delivery is queued when its alert is
+raised, claimed by one run at a time, and marked delivered (never sent again) or left pending with its error
+for the next run.
+
+At-least-once, not exactly-once, across a crash: a run that dies after a sink accepted an alert but before
+recording it sends that alert again next time. Webhooks carry the alert id so a receiver can drop the copy.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from ..alerts.alert import Alert
+from .store import StateStore, alert_from_stored
+
+CLAIM_LEASE_S = 600.0  # a claim older than this belongs to a run that died: free to take
+
+
+@dataclass
+class Pending:
+    sink_id: str
+    count: int
+    last_error: str | None
+
+
+def enqueue(store: StateStore, alerts: list[Alert], sink_ids: list[str], now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    with store.transaction() as db:
+        db.executemany("INSERT OR IGNORE INTO deliveries (alert_id, sink_id, queued_at) VALUES (?,?,?)",
+                       [(alert.id, sink_id, now) for alert in alerts for sink_id in sink_ids])
+
+
+def claim(store: StateStore, sink_id: str, now: float | None = None) -> list[Alert]:
+    """The pending deliveries for a sink, oldest first, claimed for this run so a parallel run skips them."""
+    now = time.time() if now is None else now
+    with store.transaction() as db:
+        db.execute("UPDATE deliveries SET claimed_by=?, claimed_at=? WHERE sink_id=? AND status='pending' "
+                   "AND (claimed_by IS NULL OR claimed_by=? OR claimed_at<?)",
+                   (store.run_id, now, sink_id, store.run_id, now - CLAIM_LEASE_S))
+        rows = db.execute(
+            "SELECT a.row, a.raw, a.rule_id, a.event_key, a.origin FROM deliveries d JOIN alerts a ON a.id=d.alert_id"
+            " WHERE d.sink_id=? AND d.status='pending' AND d.claimed_by=? ORDER BY d.queued_at, a.event_time, a.id",
+            (sink_id, store.run_id)).fetchall()
+    return [alert_from_stored(*row) for row in rows]
+
+
+def record(store: StateStore, sink_id: str, results: dict[str, str | None], now: float | None = None) -> None:
+    now = time.time() if now is None else now
+    with store.transaction() as db:
+        for alert_id, error in results.items():
+            if error is None:
+                db.execute("UPDATE deliveries SET status='delivered', attempts=attempts+1, delivered_at=?, "
+                           "last_error=NULL, claimed_by=NULL WHERE alert_id=? AND sink_id=?", (now, alert_id, sink_id))
+            else:
+                db.execute("UPDATE deliveries SET attempts=attempts+1, last_error=?, claimed_by=NULL "
+                           "WHERE alert_id=? AND sink_id=?", (error, alert_id, sink_id))
+
+
+def release(store: StateStore, sink_id: str) -> None:
+    """Give back this run's claims on a sink's deliveries it did not attempt."""
+    with store.transaction() as db:
+        db.execute("UPDATE deliveries SET claimed_by=NULL WHERE sink_id=? AND claimed_by=?", (sink_id, store.run_id))
+
+
+def pending(store: StateStore, exclude: tuple[str, ...] = ()) -> list[Pending]:
+    """Pending deliveries per sink (those of sinks not configured now too: they wait for that sink)."""
+    rows = store.db.execute(
+        "SELECT sink_id, count(*), max(last_error) FROM deliveries WHERE status='pending' GROUP BY sink_id "
+        "ORDER BY sink_id").fetchall()
+    return [Pending(*row) for row in rows if row[0] not in exclude]
+
+
+def for_alert(store: StateStore, alert_id: str) -> list[dict]:
+    rows = store.db.execute("SELECT sink_id, status, attempts, last_error, delivered_at FROM deliveries "
+                            "WHERE alert_id=? ORDER BY sink_id", (alert_id,)).fetchall()
+    return [dict(zip(("sink", "status", "attempts", "last_error", "delivered_at"), row)) for row in rows]
