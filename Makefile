@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: venv demo test bench clean chromium java
+.PHONY: venv demo test lint bench clean chromium java
 
 venv: $(STAMP)
 
@@ -19,8 +19,13 @@ demo: venv
 	$(PY) -m trailhound.demo demo
 	$(VENV)/bin/trailhound scan demo --format table
 
-test: venv chromium java
+test: lint chromium java
 	$(PY) -m pytest -q
+
+# House tooling: lint and types first (seconds), so a slip fails fast; the layering is a test of its own.
+lint: venv
+	$(VENV)/bin/ruff check src tests benchmarks
+	$(VENV)/bin/mypy
 
 # The HTML report tests open the page in Debian's headless chromium; they skip, saying so, only where it
 # cannot be installed.
