@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import ipaddress
 from typing import Any
 
+from ...alerts.severity import Severity
+from ...context.identity import IdentityContext
 from ...records.record import Record, as_text
-from .base import Example, Rule
+from .base import Example, Rule, actor_and_addresses, iam_user_resource, named_user, target_entity
 
 
 def _iam_call(flag: Any = False, user: str | None = "alice", **extra: Any) -> dict:
@@ -68,10 +69,14 @@ class PasswordAssignedToExistingIAMUser(Rule):
     ]
     tactics = ["TA0001 Initial Access", "TA0003 Persistence"]
     techniques = ["T1078.004", "T1098.001"]
-    severity = "Medium"
-    needles = [b"createloginprofile"]
-    also_needles = [[b"iam.amazonaws.com"]]  # matches() requires the source: the context's needle serves
+    severity = Severity.MEDIUM
+    event_source = "iam.amazonaws.com"
     event_names = ["CreateLoginProfile"]
+    # The original query's columns, in its order (TimeGenerated, first in every row, is generic).
+    columns = ("TargetUserName", "UserIdentityUserName", "UserIdentityType", "UserIdentityArn", "AWSRegion",
+               "SourceIpAddress", "UserAgent")
+    respond_actions = ("disable-console-access",)
+    context = IdentityContext  # onboarding, the target's console sign-ins, the actor's activity
 
     examples = [
         Example("no reset required", _iam_call(False), True, {"TargetUserName": "alice"}),
@@ -95,9 +100,7 @@ class PasswordAssignedToExistingIAMUser(Rule):
         return None if value is None else as_text(value)
 
     def matches(self, record: Record) -> bool:
-        if (record.event_name.lower() != "createloginprofile"
-                or record.event_source.lower() != "iam.amazonaws.com"
-                or record.event_type.lower() != "awsapicall"):
+        if not self.is_call(record):
             return False
         flag = self.reset_flag(record)
         if flag is None:
@@ -109,9 +112,9 @@ class PasswordAssignedToExistingIAMUser(Rule):
     @staticmethod
     def target_user(record: Record) -> str:
         """The user given a password; with no userName in the request, the caller itself (root via AssumeRoot)."""
-        named = record.request.get("userName")
-        if named not in (None, ""):
-            return as_text(named)
+        named = named_user(record)
+        if named is not None:
+            return named
         identity = record.identity
         if record.identity_text("userName"):
             return record.identity_text("userName")
@@ -125,7 +128,6 @@ class PasswordAssignedToExistingIAMUser(Rule):
 
     def row(self, record: Record) -> dict[str, Any]:
         return {
-            "TimeGenerated": record.time_text,
             "TargetUserName": self.target_user(record),
             "UserIdentityUserName": record.identity_text("userName"),
             "UserIdentityType": record.identity_text("type"),
@@ -135,28 +137,12 @@ class PasswordAssignedToExistingIAMUser(Rule):
             "UserAgent": record.user_agent,
         }
 
+    def title(self, row: dict[str, Any]) -> str:
+        actor = row["UserIdentityArn"] or row["UserIdentityUserName"] or "an unknown caller"
+        return f"{actor} gave {row['TargetUserName']} a console password without a forced reset"
+
+    def resource(self, record: Record, row: dict[str, Any]) -> dict[str, Any]:
+        return iam_user_resource(record, row["TargetUserName"])
+
     def entities(self, record: Record, row: dict[str, Any]) -> list[dict[str, Any]]:
-        partition = record.partition
-        target_account = record.recipient_account or record.actor_account
-        target: dict[str, Any] = {"Type": "account", "Role": "target", "Name": row["TargetUserName"],
-                                  "AccountId": target_account}
-        if target_account and row["TargetUserName"]:
-            is_root = row["TargetUserName"] == "root" and record.identity_text("type").lower() == "root"
-            resource = "root" if is_root else f"user/{row['TargetUserName']}"
-            # IAM user ARNs carry the user's path, which CreateLoginProfile does not record: "/" is assumed.
-            target["Arn"] = f"arn:{partition}:iam::{target_account}:{resource}"
-        actor: dict[str, Any] = {"Type": "account", "Role": "actor",
-                                 "Name": row["UserIdentityUserName"] or row["UserIdentityArn"].rsplit("/", 1)[-1],
-                                 "AccountId": record.actor_account}
-        if row["UserIdentityArn"]:
-            actor["Arn"] = row["UserIdentityArn"]
-        elif record.actor_account and row["UserIdentityUserName"]:
-            actor["Arn"] = f"arn:{partition}:iam::{record.actor_account}:user/{row['UserIdentityUserName']}"
-        entities = [target, actor]
-        # sourceIPAddress may be a service name ("AWS Internal") or two comma-separated addresses.
-        for part in row["SourceIpAddress"].split(","):
-            try:
-                entities.append({"Type": "ip", "Address": str(ipaddress.ip_address(part.strip()))})
-            except ValueError:
-                continue
-        return entities
+        return [target_entity(self.resource(record, row)), *actor_and_addresses(record)]
