@@ -54,7 +54,7 @@ class Severity(str, Enum):
             return value
         found = cls.__members__.get(str(value).strip().upper())
         if found is None:
-            raise ConfigError(f"{where}: {value!r} is not a severity (choose from {', '.join(_ORDER)})")
+            raise ConfigError(f"{where} must be one of {', '.join(_ORDER)}, not {value!r}")
         return found
 
     def lower(self, steps: int = 1) -> "Severity":

@@ -35,7 +35,8 @@ def message(alert: Alert) -> dict[str, Any]:
     rule = find_rule(alert.rule_id)
     playbook = rule.response_actions if rule else []
     title = f"{row.get('RuleName', alert.rule_id)} ({alert.rule_id})"
-    summary = (f"{code(alert.title)}, from {code(record.source_ip)} in {code(record.region)}, "
+    said = rule.title(row, quote=code) if rule else escape(alert.title)
+    summary = (f"{said}, from {code(record.source_ip)} in {code(record.region)}, "
                f"account {code(row.get('RecipientAccountId', ''))}.")
     fields = [("Severity", f"{_SEVERITY_MARK.get(severity, '')} {escape(severity)}"),
               ("Outcome", escape(row.get("Outcome", ""))), ("Time (UTC)", code(row.get("TimeGenerated", ""))),

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...alerts.severity import Severity
@@ -85,8 +86,9 @@ class Rule:
         """The alert's columns for a matching record, in `columns` order."""
         raise NotImplementedError
 
-    def title(self, row: dict[str, Any]) -> str:
-        """One line saying what happened, for Slack, SNS, ASFF, OCSF and the table."""
+    def title(self, row: dict[str, Any], quote: Callable[[Any], str] = str) -> str:
+        """One line saying what happened, for Slack, SNS, ASFF, OCSF and the table. Each value from the log
+        goes through `quote`, so a destination can mark it up (Slack puts each in inline code)."""
         return self.name
 
     def resource(self, record: Record, row: dict[str, Any]) -> dict[str, Any]:
@@ -160,3 +162,19 @@ def target_entity(resource: dict[str, Any]) -> dict[str, Any]:
     if resource.get("Arn"):
         entity["Arn"] = resource["Arn"]
     return entity
+
+
+def example_call(event_name: str, request: dict[str, Any], response: Any = None, **extra: Any) -> dict:
+    """An IAM API call by IAM user mallory for a rule's examples; `extra` replaces top-level fields."""
+    record = {
+        "eventVersion": "1.09", "eventTime": "2024-08-01T13:42:21Z", "eventSource": "iam.amazonaws.com",
+        "eventName": event_name, "eventType": "AwsApiCall", "awsRegion": "us-east-1",
+        "eventID": "0f0e0d0c-0000-4000-8000-000000000237", "recipientAccountId": "111122223333",
+        "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0",
+        "userIdentity": {"type": "IAMUser", "userName": "mallory", "accountId": "111122223333",
+                         "arn": "arn:aws:iam::111122223333:user/mallory"},
+        "requestParameters": request,
+        "responseElements": response,
+    }
+    record.update(extra)
+    return record

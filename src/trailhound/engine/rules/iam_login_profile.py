@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ...alerts.severity import Severity
 from ...context.identity import IdentityContext
 from ...records.record import Record, as_text
-from .base import Example, Rule, actor_and_addresses, iam_user_resource, named_user, target_entity
+from .base import (Example, Rule, actor_and_addresses, example_call, iam_user_resource, named_user,
+                   target_entity)
 
 
 def _iam_call(flag: Any = False, user: str | None = "alice", **extra: Any) -> dict:
@@ -16,18 +18,8 @@ def _iam_call(flag: Any = False, user: str | None = "alice", **extra: Any) -> di
         request["userName"] = user
     if flag is not None:
         request["passwordResetRequired"] = flag
-    record = {
-        "eventVersion": "1.09", "eventTime": "2024-08-01T13:42:21Z", "eventSource": "iam.amazonaws.com",
-        "eventName": "CreateLoginProfile", "eventType": "AwsApiCall", "awsRegion": "us-east-1",
-        "eventID": "0f0e0d0c-0000-4000-8000-000000000237", "recipientAccountId": "111122223333",
-        "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0",
-        "userIdentity": {"type": "IAMUser", "userName": "mallory", "accountId": "111122223333",
-                         "arn": "arn:aws:iam::111122223333:user/mallory"},
-        "requestParameters": request,
-        "responseElements": {"loginProfile": {"userName": user, "passwordResetRequired": flag}},
-    }
-    record.update(extra)
-    return record
+    response = {"loginProfile": {"userName": user, "passwordResetRequired": flag}}
+    return example_call("CreateLoginProfile", request, response, **extra)
 
 
 class PasswordAssignedToExistingIAMUser(Rule):
@@ -137,9 +129,10 @@ class PasswordAssignedToExistingIAMUser(Rule):
             "UserAgent": record.user_agent,
         }
 
-    def title(self, row: dict[str, Any]) -> str:
-        actor = row["UserIdentityArn"] or row["UserIdentityUserName"] or "an unknown caller"
-        return f"{actor} gave {row['TargetUserName']} a console password without a forced reset"
+    def title(self, row: dict[str, Any], quote: Callable[[Any], str] = str) -> str:
+        actor = row["UserIdentityArn"] or row["UserIdentityUserName"]
+        who = quote(actor) if actor else "an unknown caller"
+        return f"{who} gave {quote(row['TargetUserName'])} a console password without a forced reset"
 
     def resource(self, record: Record, row: dict[str, Any]) -> dict[str, Any]:
         return iam_user_resource(record, row["TargetUserName"])
