@@ -23,6 +23,7 @@ from ...errors import ConfigError
 from ...records.record import Record
 from .base import Rule
 from .iam_login_profile import PasswordAssignedToExistingIAMUser
+from .iam_update_login_profile import ConsolePasswordChangedForAnotherUser
 
 
 class RuleError(ConfigError):
@@ -89,6 +90,7 @@ def registry(*classes: type[Rule]) -> tuple[type[Rule], ...]:
 # One line per rule.
 ALL_RULES: tuple[type[Rule], ...] = registry(
     PasswordAssignedToExistingIAMUser,
+    ConsolePasswordChangedForAnotherUser,
 )
 
 
