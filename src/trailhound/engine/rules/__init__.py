@@ -23,6 +23,7 @@ from ...errors import ConfigError
 from ...records.record import Record
 from .base import Rule
 from .iam_login_profile import PasswordAssignedToExistingIAMUser
+from .iam_create_access_key import AccessKeyCreatedForAnotherUser
 from .iam_update_login_profile import ConsolePasswordChangedForAnotherUser
 
 
@@ -91,6 +92,7 @@ def registry(*classes: type[Rule]) -> tuple[type[Rule], ...]:
 ALL_RULES: tuple[type[Rule], ...] = registry(
     PasswordAssignedToExistingIAMUser,
     ConsolePasswordChangedForAnotherUser,
+    AccessKeyCreatedForAnotherUser,
 )
 
 
