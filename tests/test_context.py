@@ -9,14 +9,14 @@ from datetime import timedelta
 import orjson
 import pytest
 
-from trailhound.alerts.alert import ALERT_COLUMNS
-from trailhound.context.assess import CONTEXT_COLUMNS, ContextEnricher, ContextPolicy, policy_from_options
+from trailhound.alerts.alert import alert_columns
+from trailhound.context.assess import CONTEXT_COLUMNS, ContextPolicy, policy_from_options
 from trailhound.demo import write_demo
 from trailhound.engine.evaluate import Engine, ScanOptions
 from trailhound.errors import ConfigError
 from trailhound.records.record import Record
 from trailhound.context.collect import RelatedEvents
-from trailhound.engine.rules import load_rules
+from trailhound.engine.rules import context_for, load_rules
 from trailhound.records.formats import parse
 from trailhound.sources.files import iter_files
 from trailhound.state.store import StateStore
@@ -30,8 +30,12 @@ TERRAFORM = role("provisioning", "terraform-apply-1")
 
 def scan(*paths, state=None, policy=None, prefilter=True):
     engine = Engine(load_rules(), ScanOptions(collectors=(RelatedEvents(),), prefilter=prefilter), state=state,
-                    enrichers=(ContextEnricher(policy),))
+                    enrichers=(enricher(policy),))
     return engine.run(iter_files([str(p) for p in paths]))
+
+
+def enricher(policy=None):
+    return context_for(load_rules(), [policy] if policy else [], scratch=StateStore)
 
 
 def only(result):
@@ -209,8 +213,9 @@ def test_context_and_reasons_are_stored_with_the_alert_after_the_core_columns(tm
     db.close()
     stored = orjson.loads(stored)
     assert severity == "Critical" and stored["Reasons"] == alert.row["Reasons"]
-    assert list(stored)[:len(ALERT_COLUMNS)] == list(ALERT_COLUMNS)
-    assert list(stored)[len(ALERT_COLUMNS):] == [*CONTEXT_COLUMNS, "AlertId"]
+    columns = alert_columns(load_rules(["0xFF-0237"])[0])
+    assert list(stored)[:len(columns)] == list(columns)
+    assert list(stored)[len(columns):] == [*CONTEXT_COLUMNS, "AlertId"]
 
 
 def test_related_events_are_remembered_once_and_forgotten_by_age(tmp_path):
@@ -276,7 +281,7 @@ def test_dedup_entity_follows_a_severity_the_context_changed(tmp_path):
     write(tmp_path / "a.json", [login_profile("svc-reporting", "2026-11-27T14:06:00Z"),
                                 console_login("svc-reporting", "2026-11-27T14:31:00Z", ATTACKER_IP)])
     engine = Engine(load_rules(), ScanOptions(dedup_fields=("Severity", "TargetUserName"),
-                                              collectors=(RelatedEvents(),)), enrichers=(ContextEnricher(),))
+                                              collectors=(RelatedEvents(),)), enrichers=(enricher(),))
     (alert,) = engine.run(iter_files([str(tmp_path)])).alerts
     assert alert.row["DedupEntity"] == "Critical|svc-reporting"
 

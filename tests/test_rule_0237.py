@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 import pytest
 
-from trailhound.alerts.alert import ALERT_COLUMNS, make_alert
+from trailhound.alerts.alert import alert_columns, make_alert
 from trailhound.records.record import Record
 from trailhound.engine.rules import ALL_RULES, get_rule
 from trailhound.engine.rules.iam_login_profile import PasswordAssignedToExistingIAMUser
@@ -106,7 +106,7 @@ def test_root_through_assume_root_targets_root():
 
 def test_alert_row_has_the_original_columns_in_order_then_trailhounds():
     alert = make_alert(RULE, Record(record(False, user="svc-reporting")))
-    assert tuple(alert.row) == ALERT_COLUMNS
+    assert tuple(alert.row) == alert_columns(RULE)
     assert alert.row["TimeGenerated"] == "2026-11-27T14:06:00Z"
     assert alert.row["TargetUserName"] == "svc-reporting"
     assert alert.row["UserIdentityUserName"] == "ci-deploy"

@@ -3,7 +3,7 @@
     from trailhound import scan
     result = scan(["./AWSLogs"])
     for alert in result.alerts:
-        print(alert.row["TargetUserName"], alert.row["Severity"])
+        print(alert.row["Title"], alert.row["Severity"])
 """
 
 from __future__ import annotations

@@ -1,22 +1,34 @@
-"""Alerts: a rule's row plus what every alert carries (ids, outcome, severity, dedup entity, ATT&CK, entities)."""
+"""Alerts: a rule's row plus what every alert carries (ids, outcome, severity, title, resource, entities).
+
+Generic stages read only the generic fields (GENERIC_COLUMNS), never a rule's own columns: a rule's title,
+resource and entities say, in generic terms, what its columns mean.
+"""
 
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from ..records.record import Record, as_text
-from ..engine.rules.base import Rule, lower_severity
+from .severity import FAILED_CALL_STEPS, Severity
 
-# The original query's columns, in its order, then trailhound's.
-RULE_COLUMNS = ("TimeGenerated", "TargetUserName", "UserIdentityUserName", "UserIdentityType", "UserIdentityArn",
-                "AWSRegion", "SourceIpAddress", "UserAgent")
-ALERT_COLUMNS = RULE_COLUMNS + ("RuleId", "RuleName", "EventID", "RecipientAccountId", "Outcome", "Severity",
-                                "DedupEntity", "Tactics", "Techniques", "Entities")
+if TYPE_CHECKING:  # alerts sit below the engine: a rule is only ever handed in
+    from ..engine.rules.base import Rule
+
+# Every row: the event's time first (TimeGenerated, as the original query names it), then the rule's own
+# columns, then these, which every alert carries and generic stages read.
+LEADING_COLUMNS = ("TimeGenerated",)
+GENERIC_COLUMNS = ("RuleId", "RuleName", "Title", "EventID", "RecipientAccountId", "Outcome", "Severity",
+                   "DedupEntity", "Tactics", "Techniques", "Resource", "Entities")
 DEFAULT_DEDUP_FIELDS = ("EventID",)
+
+
+def alert_columns(rule: Rule) -> tuple[str, ...]:
+    """A rule's alert row, in order."""
+    return LEADING_COLUMNS + tuple(rule.columns) + GENERIC_COLUMNS
 
 
 def event_key(record: Record) -> str:
@@ -36,7 +48,6 @@ class Alert:
     raw: dict[str, Any]
     origin: str = ""
     key: str = ""  # rule id + event key: the same event never alerts twice for a rule
-    extra: dict[str, Any] = field(default_factory=dict)  # rule-independent additions (context, reasons)
 
     @property
     def id(self) -> str:
@@ -47,30 +58,51 @@ class Alert:
         return self.row["RuleId"]
 
     @property
+    def severity(self) -> Severity:
+        return Severity.parse(self.row["Severity"], f"alert {self.id}: Severity")
+
+    @property
+    def title(self) -> str:
+        return str(self.row.get("Title") or self.row.get("RuleName") or self.rule_id)
+
+    @property
+    def resource(self) -> dict[str, Any]:
+        """What the alert concerns (Type, Name, AccountId, Arn); {} for an alert stored before it had one."""
+        value = self.row.get("Resource")
+        return value if isinstance(value, dict) else {}
+
+    def entity(self, role: str) -> dict[str, Any]:
+        """The account entity with this Role ("target", "actor"), or {}."""
+        return next((e for e in self.row.get("Entities") or []
+                     if e.get("Type") == "account" and e.get("Role") == role), {})
+
+    @property
     def sort_key(self) -> tuple[str, str]:
         return (self.row["TimeGenerated"], self.row["EventID"])
 
     def as_dict(self) -> dict[str, Any]:
-        return {**self.row, **self.extra, "AlertId": self.id}
+        return {**self.row, "AlertId": self.id}
 
 
 def make_alert(rule: Rule, record: Record, dedup_fields: tuple[str, ...] | list[str] = DEFAULT_DEDUP_FIELDS
                ) -> Alert:
-    row = rule.row(record)
     ekey = event_key(record)
-    outcome = "success" if record.succeeded else "failure"
-    # A failed call gave nobody a password, but shows someone trying: still an alert, one step lower.
-    severity = rule.severity if record.succeeded else lower_severity(rule.severity)
+    # A failed call changed nothing but shows someone trying: still an alert, ranked below a success. A rule's
+    # context plug-in, when it runs, ranks again from the rule's severity and ends with the same step.
+    severity = rule.severity if record.succeeded else rule.severity.lower(FAILED_CALL_STEPS)
+    row: dict[str, Any] = {"TimeGenerated": record.time_text, **rule.row(record)}
     row.update({
         "RuleId": rule.id,
         "RuleName": rule.name,
+        "Title": rule.title(row),
         "EventID": record.event_id or ekey,
         "RecipientAccountId": record.recipient_account,
-        "Outcome": outcome,
-        "Severity": severity,
+        "Outcome": "success" if record.succeeded else "failure",
+        "Severity": str(severity),
         "DedupEntity": "",
         "Tactics": list(rule.tactics),
         "Techniques": list(rule.techniques),
+        "Resource": rule.resource(record, row),
     })
     row["Entities"] = rule.entities(record, row)
     row["DedupEntity"] = dedup_entity(row, dedup_fields)

@@ -2,15 +2,17 @@
 
 Findings are imported into the importing identity's own account and default product (Security Hub refuses
 others from a custom integration); the account the alert is about is named in the resource and ProductFields.
+The title, resource and actor are what every alert carries (Title, Resource, the actor entity); region,
+address and user agent come from the raw record.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..records.record import Record, format_time, parse_time
 from .alert import Alert
 from .attack import TECHNIQUES, pairs, split_tactic
-from ..records.record import format_time, parse_time
 
 SCHEMA_VERSION = "2018-10-08"
 SEVERITY_LABELS = {"Informational": "INFORMATIONAL", "Low": "LOW", "Medium": "MEDIUM", "High": "HIGH",
@@ -24,17 +26,19 @@ def finding_id(alert: Alert) -> str:
     return f"trailhound/{alert.rule_id}/{alert.id}"
 
 
-def to_asff(alert: Alert, region: str, account: str, partition: str = "aws", now: str | None = None
-            ) -> dict[str, Any]:
-    from ..engine.rules import get_rule
+def to_asff(alert: Alert, region: str, account: str, partition: str = "aws", now: str | None = None,
+            rule: Any = None) -> dict[str, Any]:
+    """`rule`, when the caller has it, gives the finding its description and remediation."""
+    if rule is None:
+        from ..engine.rules import find_rule  # lazily: alerts sit below the engine
 
+        rule = find_rule(alert.rule_id)
     row = alert.row
     when = parse_time(row.get("TimeGenerated"))
     observed = format_time(when) if when else (now or "1970-01-01T00:00:00Z")
-    try:
-        rule = get_rule(alert.rule_id)
+    if rule is not None:
         description, playbook = rule.description, rule.response_actions
-    except KeyError:
+    else:  # an alert stored by a rule this build no longer has
         description, playbook = str(row.get("RuleName", "")), []
     finding: dict[str, Any] = {
         "SchemaVersion": SCHEMA_VERSION,
@@ -47,7 +51,7 @@ def to_asff(alert: Alert, region: str, account: str, partition: str = "aws", now
         "CreatedAt": observed, "UpdatedAt": observed,
         "Severity": {"Label": SEVERITY_LABELS.get(str(row.get("Severity")), "MEDIUM"),
                      "Original": str(row.get("Severity", ""))},
-        "Title": _cut(f"{row.get('RuleName', alert.rule_id)}: {row.get('TargetUserName', '')}", 256),
+        "Title": _cut(alert.title, 256),
         "Description": _cut(description, 1024),
         "ProductName": "trailhound", "CompanyName": "trailhound",
         "ProductFields": _product_fields(alert),
@@ -72,20 +76,23 @@ def _types(row: dict[str, Any]) -> list[str]:
 
 
 def _resource(alert: Alert, region: str, partition: str) -> dict[str, Any]:
-    target = next((e for e in alert.row.get("Entities") or []
-                   if e.get("Type") == "account" and e.get("Role") == "target"), {})
-    name = str(target.get("Name") or alert.row.get("TargetUserName") or "unknown")
-    return {"Type": "AwsIamUser", "Id": str(target.get("Arn") or name), "Partition": partition,
-            "Region": str(alert.row.get("AWSRegion") or region),
-            "Details": {"AwsIamUser": {"UserName": _cut(name, 128)}}}
+    """The alert's Resource; its Type is already ASFF's (AwsIamUser, AwsIamAccessKey, ...)."""
+    about = alert.resource
+    kind = str(about.get("Type") or "Other")
+    name = str(about.get("Name") or "unknown")
+    resource: dict[str, Any] = {"Type": kind, "Id": str(about.get("Arn") or name), "Partition": partition,
+                                "Region": Record(alert.raw).region or region}
+    if kind == "AwsIamUser":
+        resource["Details"] = {"AwsIamUser": {"UserName": _cut(name, 128)}}
+    return resource
 
 
 def _product_fields(alert: Alert) -> dict[str, str]:
-    row = alert.row
+    row, record = alert.row, Record(alert.raw)
     fields = {"trailhound/AlertId": alert.id, "trailhound/RuleId": alert.rule_id,
               "aws/cloudtrail/EventID": row.get("EventID"), "aws/cloudtrail/AccountId": row.get("RecipientAccountId"),
-              "aws/cloudtrail/Actor": row.get("UserIdentityArn"), "aws/cloudtrail/SourceIp": row.get("SourceIpAddress"),
-              "aws/cloudtrail/UserAgent": row.get("UserAgent"), "trailhound/Outcome": row.get("Outcome")}
+              "aws/cloudtrail/Actor": alert.entity("actor").get("Arn"), "aws/cloudtrail/SourceIp": record.source_ip,
+              "aws/cloudtrail/UserAgent": record.user_agent, "trailhound/Outcome": row.get("Outcome")}
     # ProductFields values are strings of at most 4,096 characters, and empty ones are refused.
     return {key: _cut(str(value), 4096) for key, value in fields.items() if value not in (None, "")}
 

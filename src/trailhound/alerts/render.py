@@ -7,19 +7,21 @@ from typing import IO, Iterable
 
 import orjson
 
+from ..records.record import Record
 from .alert import Alert
 from .textsafe import inert, inert_json
 
 FORMATS = ("table", "jsonl", "json", "ocsf")
-# (column, header, rich column options): what fits an 80-column terminal first, the long values folded.
+# (header, rich column options): what fits an 80-column terminal first, the long values folded. Every cell
+# comes from what every alert carries (see `cells`), whatever the rule.
 _TABLE_COLUMNS = (
-    ("TimeGenerated", "Time (UTC)", {"no_wrap": True}),
-    ("Severity", "Severity", {"no_wrap": True}),
-    ("Outcome", "Outcome", {"no_wrap": True}),
-    ("TargetUserName", "Target", {"overflow": "fold", "ratio": 1}),
-    ("UserIdentityArn", "Actor", {"overflow": "fold", "ratio": 1}),
-    ("SourceIpAddress", "Source IP", {"overflow": "fold", "min_width": 15}),
-    ("UserAgent", "User agent", {"overflow": "ellipsis", "no_wrap": True, "max_width": 28}),
+    ("Time (UTC)", {"no_wrap": True}),
+    ("Severity", {"no_wrap": True}),
+    ("Outcome", {"no_wrap": True}),
+    ("Target", {"overflow": "fold", "ratio": 1}),
+    ("Actor", {"overflow": "fold", "ratio": 1}),
+    ("Source IP", {"overflow": "fold", "min_width": 15}),
+    ("User agent", {"overflow": "ellipsis", "no_wrap": True, "max_width": 28}),
 )
 _NARROW = 120  # below this many columns the user agent and outcome give way (jsonl has everything)
 
@@ -60,20 +62,28 @@ def write_table(alerts: list[Alert], out: IO[str]) -> None:
     # On a narrow terminal no column rules either: eight more characters for names and ARNs.
     table = Table(title=Text(f"{len(alerts)} alert(s)"), show_lines=False, pad_edge=not narrow,
                   box=box.SIMPLE_HEAD if narrow else box.HEAVY_HEAD, collapse_padding=narrow)
-    columns = [c for c in _TABLE_COLUMNS if not narrow or c[0] not in ("UserAgent", "Outcome")]
-    for _, header, options in columns:
-        table.add_column(header, **options)
+    shown = [i for i, (header, _) in enumerate(_TABLE_COLUMNS)
+             if not narrow or header not in ("User agent", "Outcome")]
+    for i in shown:
+        table.add_column(_TABLE_COLUMNS[i][0], **_TABLE_COLUMNS[i][1])
     for alert in alerts:
+        row = cells(alert, narrow)
         # Text(), never a plain str: rich would read "[...]" in a log value as markup.
-        table.add_row(*(Text(inert(_cell(alert.row, c, narrow), limit=200)) for c, _, _ in columns))
+        table.add_row(*(Text(inert(row[i], limit=200)) for i in shown))
     console.print(table)
 
 
-def _cell(row: dict, column: str, narrow: bool) -> object:
-    value = row.get(column, "")
-    if narrow and column == "UserIdentityArn" and isinstance(value, str) and value.count(":") >= 5:
-        return value.split(":", 5)[5]  # "user/ci-deploy": the account is in the other formats
-    return value
+def cells(alert: Alert, narrow: bool = False) -> tuple[str, ...]:
+    """The table's cells for an alert, in _TABLE_COLUMNS order: the target is the alert's Resource, the actor
+    its actor entity, the address and user agent the record's own."""
+    actor = alert.entity("actor")
+    who = str(actor.get("Arn") or actor.get("Name") or "")
+    if narrow and who.count(":") >= 5:
+        who = who.split(":", 5)[5]  # "user/ci-deploy": the account is in the other formats
+    record = Record(alert.raw)
+    return (str(alert.row.get("TimeGenerated", "")), str(alert.row.get("Severity", "")),
+            str(alert.row.get("Outcome", "")), str(alert.resource.get("Name", "")), who, record.source_ip,
+            record.user_agent)
 
 
 def write_alerts(alerts: list[Alert], fmt: str, out: IO[str] | None = None) -> None:

@@ -55,10 +55,11 @@ def list_cmd(state: Path = STATE,
     if not found:
         sys.stdout.write("No alerts.\n")
         return
+    from ..alerts.render import cells as table_cells
+
     for item in found:
-        row = item.alert.row
-        cells = (item.id, item.status, row.get("TimeGenerated", ""), row.get("Severity", ""), item.alert.rule_id,
-                 row.get("TargetUserName", ""), row.get("UserIdentityArn", ""), row.get("SourceIpAddress", ""))
+        time, severity, _, target, actor, address, _ = table_cells(item.alert)
+        cells = (item.id, item.status, time, severity, item.alert.rule_id, target, actor, address)
         sys.stdout.write("  ".join(inert(c, limit=80) for c in cells) + "\n")
 
 
@@ -66,10 +67,10 @@ def list_cmd(state: Path = STATE,
 def show(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix of 6+ digits)."),
          state: Path = STATE) -> None:
     """The alert's row, its raw event, the use case's response actions, and its history and deliveries."""
-    from ..alerts.alert import ALERT_COLUMNS
+    from ..alerts.alert import GENERIC_COLUMNS, LEADING_COLUMNS
     from ..state.lifecycle import events, find
     from ..alerts.render import dumps
-    from ..engine.rules import get_rule
+    from ..engine.rules import find_rule
     from ..state.outbox import for_alert
 
     try:
@@ -81,15 +82,17 @@ def show(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix 
         fail(str(exc))
     row = item.alert.row
     lines = [f"Alert {item.id}  [{item.status}]  {inert(row.get('RuleId', ''))} {inert(row.get('RuleName', ''))}", ""]
-    width = max(len(c) for c in ALERT_COLUMNS)
+    rule = find_rule(item.alert.rule_id)
+    # The rule's columns as it declares them; for a rule this build lacks, whatever the stored row holds.
+    own = tuple(rule.columns) if rule else tuple(c for c in row if c not in LEADING_COLUMNS + GENERIC_COLUMNS)
+    columns = LEADING_COLUMNS + own + GENERIC_COLUMNS
+    width = max(len(c) for c in columns)
     lines += [f"  {c:<{width}}  {inert(v if isinstance(v, str) else dumps(v), limit=400)}"
-              for c in ALERT_COLUMNS if (v := row.get(c)) not in (None, "", [])]
-    try:
-        actions = get_rule(item.alert.rule_id).response_actions
-    except KeyError:
-        actions = []
+              for c in columns if (v := row.get(c)) not in (None, "", [], {})]
+    actions = rule.response_actions if rule else []
     lines += ["", "Response actions"] + [f"  {i}. {a}" for i, a in enumerate(actions, 1)]
-    lines += [f"  Disable the console access: trailhound respond {item.id} --disable-console-access", ""]
+    lines += [f"  {_RESPOND_HELP.get(a, a)}: trailhound respond {item.id} --{a}"
+              for a in (rule.respond_actions if rule else ())] + [""]
     lines += ["History"] + ([f"  {_when(e['at'])}  {inert(e['who'])}  {e['action']}"
                              + (f"  {inert(e['result'])}" if e["result"] else "")
                              + (f"  note: {inert(e['note'], limit=500)}" if e["note"] else "")
@@ -101,6 +104,10 @@ def show(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix 
                                 for d in deliveries] or ["  (none)"]) + [""]
     lines += ["Raw event", dumps(item.alert.raw), ""]
     sys.stdout.write("\n".join(lines))
+
+
+_RESPOND_HELP = {"disable-console-access": "Disable the console access",
+                 "deactivate-access-key": "Deactivate the access key"}
 
 
 def _change(alert_id: str, state: Path, status: str, note: str | None) -> None:

@@ -81,11 +81,15 @@ def _print_table(built) -> None:
 
     from ..report.timeline import offset_text
 
+    from ..alerts.alert import Alert
+    from ..alerts.render import cells as table_cells
+
     row = built.row
+    _, _, _, target, actor, address, _ = table_cells(Alert(row=row, raw=built.raw))
     console = Console(file=sys.stdout, soft_wrap=False)
     console.print(Text(f"Alert {inert(row.get('AlertId', ''))}  {inert(row.get('Severity', ''))}  "
-                       f"{inert(row.get('RuleId', ''))}  target {inert(row.get('TargetUserName', ''))}  "
-                       f"by {inert(row.get('UserIdentityArn', ''))}  from {inert(row.get('SourceIpAddress', ''))}"))
+                       f"{inert(row.get('RuleId', ''))}  target {inert(target)}  "
+                       f"by {inert(actor)}  from {inert(address)}"))
     for reason in row.get("Reasons") or []:
         console.print(Text(f"  - {inert(reason)}"))
     if built.changed:

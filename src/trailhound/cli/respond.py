@@ -1,4 +1,5 @@
-"""`trailhound respond ID --disable-console-access`: the playbook's last step, dry-run unless --yes."""
+"""`trailhound respond ID --disable-console-access | --deactivate-access-key`: the playbook's last step,
+dry-run unless --yes. Which actions apply is the alert's rule's to say (Rule.respond_actions)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,9 @@ def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique pref
             disable_console_access: bool = typer.Option(False, "--disable-console-access",
                                                         help="Remove the target user's console password "
                                                              "(iam:DeleteLoginProfile)."),
+            deactivate_access_key: bool = typer.Option(False, "--deactivate-access-key",
+                                                       help="Set the created access key inactive "
+                                                            "(iam:UpdateAccessKey Status=Inactive)."),
             yes: bool = typer.Option(False, "--yes", help="Execute. Without it this is a dry run that only "
                                                           "prints what it would call."),
             note: str = typer.Option("", "--note", help="Recorded with the action on the alert.")) -> None:
@@ -25,14 +29,16 @@ def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique pref
     Exit codes: 0 done (or planned); 1 the call failed; 2 refused or bad usage.
     """
     from ..state.lifecycle import add_event, find
-    from ..respond.actions import RefusedError, caller_identity, check_account, execute, plan_disable_console_access
+    from ..respond.actions import PLANS, RefusedError, caller_identity, check_account, execute
 
-    if not disable_console_access:
-        fail("name an action: --disable-console-access")
+    chosen = [name for name, on in (("disable-console-access", disable_console_access),
+                                    ("deactivate-access-key", deactivate_access_key)) if on]
+    if len(chosen) != 1:
+        fail("name one action: --disable-console-access or --deactivate-access-key")
     try:
         with open_store(state) as store:
             item = find(store, alert_id)
-            plan = plan_disable_console_access(item.alert)
+            plan = PLANS[chosen[0]](item.alert)
     except (ConfigError, RefusedError) as exc:
         fail(str(exc))
     sys.stdout.write(f"{'will call' if yes else 'would call'}: {inert(plan.describe())}\n")
@@ -57,7 +63,7 @@ def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique pref
         result, ok = f"failed: {type(exc).__name__}: {exc}", False
     with open_store(state) as store:
         with store.transaction() as db:
-            add_event(db, item.id, "respond:disable-console-access", note=note or None,
+            add_event(db, item.id, f"respond:{plan.action}", note=note or None,
                       result=f"{plan.describe()}: {result}", who=identity.arn)
     sys.stdout.write(f"{inert(result)}\n")
     if not ok:

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from ..engine.rules import ALL_RULES, get_rule
+from ..engine.rules import ALL_RULES, UnknownRule, get_rule
 from .common import fail
 
 app = typer.Typer(help="List the rules, or show one rule's whole use case.", no_args_is_help=True)
@@ -14,9 +14,11 @@ app = typer.Typer(help="List the rules, or show one rule's whole use case.", no_
 
 @app.command("list")
 def list_rules() -> None:
-    """One line per rule: id, severity, ATT&CK techniques, name."""
+    """One line per rule: id, severity, ATT&CK techniques, name (and "(off)" for a rule that runs only when
+    --rule names it)."""
     for cls in ALL_RULES:
-        sys.stdout.write(f"{cls.id}\t{cls.severity}\t{','.join(cls.techniques)}\t{cls.name}\n")
+        off = "" if cls.enabled else "\t(off by default)"
+        sys.stdout.write(f"{cls.id}\t{cls.severity}\t{','.join(cls.techniques)}\t{cls.name}{off}\n")
 
 
 @app.command("show")
@@ -24,8 +26,8 @@ def show(rule_id: str = typer.Argument(..., help="Rule id, e.g. 0xFF-0237")) -> 
     """The whole use case: description, ATT&CK, false positives, blind spots, response actions."""
     try:
         rule = get_rule(rule_id)
-    except KeyError as exc:
-        fail(exc.args[0])  # it quotes what was typed: fail() makes it inert
+    except UnknownRule as exc:
+        fail(str(exc))  # it quotes what was typed: fail() makes it inert
     d = rule.describe()
     lines = [f"{d['id']}  {d['name']}  (version {d['version']}, severity {d['severity']})", ""]
     lines += ["ATT&CK", *(f"  {t}" for t in d["tactics"]), *(f"  {t}" for t in d["techniques"]), ""]

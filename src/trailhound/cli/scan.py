@@ -11,14 +11,12 @@ from typing import List, Optional
 
 import typer
 
-from ..alerts.alert import ALERT_COLUMNS
-from ..context.assess import ContextEnricher, policy_from_options
+from ..context.assess import policy_from_options
 from ..engine.evaluate import Engine, ScanOptions, Summary
 from ..errors import ConfigError
 from ..alerts.render import FORMATS, write_alerts
-from ..context.collect import RelatedEvents
 from .progress import progress_bar
-from ..engine.rules import load_rules
+from ..engine.rules import context_for, dedup_fields_for, load_rules
 from ..sources import select
 from ..sources.files import iter_files
 from ..state.store import StateStore
@@ -90,18 +88,20 @@ def scan(
     """
     try:
         with ExitStack() as stack:
+            rules = _rules(rule)
+            policy = policy_from_options(onboarding_window, login_window, severity_steps)
+            # Only the rules' own plug-ins: a run whose rules declare none collects nothing.
+            enricher = None if no_context else context_for(rules, [policy], scratch=StateStore)
             options = ScanOptions(
                 since=parse_when(since, "--since") if since else None,
                 until=parse_when(until, "--until") if until else None,
-                dedup_fields=_dedup_fields(dedup_fields),
-                collectors=() if no_context else (RelatedEvents(),),
+                dedup_fields=_dedup_fields(dedup_fields, rules),
+                collectors=enricher.collectors if enricher else (),
                 prefilter=not no_prefilter,
             )
-            policy = policy_from_options(onboarding_window, login_window, severity_steps)
             output_format = _format(fmt)
             window = parse_duration(dedup_window, "--dedup-window").total_seconds()
-            rules = _rules(rule)
-            allow = _allowlist(allowlist) if allowlist else None
+            allow = _allowlist(allowlist, rules) if allowlist else None
             if engine_name not in ("local", "spark"):
                 raise ConfigError(f"--engine: {engine_name!r} is not one of local, spark")
             paths = paths or []
@@ -120,7 +120,7 @@ def scan(
             if store is not None:
                 store.sink_ids = tuple(s.id for s in sinks)
             settings = dict(rules=rules, options=options, allowlist=allow, state=store, dedup_window_s=window,
-                            enrichers=() if no_context else (ContextEnricher(policy),))
+                            enrichers=(enricher,) if enricher else ())
             if engine_name == "spark":
                 result = _scan_on_spark(Engine(**settings), paths, spark_master, partitions)
             elif remote:
@@ -216,13 +216,8 @@ def _workers(requested: int | None, inputs: int) -> int:
     return max(1, min(wanted, inputs))  # a process per file at most: starting idle ones costs time
 
 
-def _dedup_fields(text: str) -> tuple[str, ...]:
-    fields = tuple(f.strip() for f in text.split(",") if f.strip())
-    unknown = [f for f in fields if f not in ALERT_COLUMNS or f == "DedupEntity"]
-    if not fields or unknown:
-        raise ConfigError(f"--dedup-fields: {', '.join(unknown) or 'nothing given'} is not an alert column "
-                          f"(choose from {', '.join(c for c in ALERT_COLUMNS if c != 'DedupEntity')})")
-    return fields
+def _dedup_fields(text: str, rules: list) -> tuple[str, ...]:
+    return dedup_fields_for(rules, text.split(","))
 
 
 def _sinks(config: Path | None, options: list[str] | None) -> list:
@@ -239,14 +234,16 @@ def _deliver(alerts: list, sinks: list, state: Path | None) -> bool:
     return deliver_and_report(alerts, sinks, state)
 
 
-def _allowlist(path: Path):
+def _allowlist(path: Path, rules: list):
     from ..engine.allowlist import load_allowlist  # pydantic loads only for runs with an allowlist
 
-    return load_allowlist(path)
+    return load_allowlist(path, rules)
 
 
 def _rules(ids: list[str] | None):
+    from ..engine.rules import UnknownRule
+
     try:
         return load_rules(ids)
-    except KeyError as exc:
-        raise ConfigError(f"--rule: {exc.args[0]}") from None
+    except UnknownRule as exc:
+        raise ConfigError(f"--rule: {exc}") from None

@@ -46,10 +46,9 @@ def watch(
     """
     from ..run import logs
     from ..engine.allowlist import load_allowlist
-    from ..context.assess import ContextEnricher
+    from ..engine.rules import context_for
     from ..engine.evaluate import Engine, ScanOptions
     from ..alerts.render import write_alerts
-    from ..context.collect import RelatedEvents
     from ..state.store import StateStore
     from ..records.times import parse_duration
     from ..run.watch import Watcher, WatchSettings
@@ -75,11 +74,13 @@ def watch(
         store = StateStore(state, track_delivery=True)
         store.sink_ids = tuple(s.id for s in sinks)
         # The same engine as scan's: prefilter, context and severity reasons, allowlist, dedup.
-        engine = Engine(_rules(rule), ScanOptions(dedup_fields=_dedup_fields(dedup_fields),
-                                                  collectors=(RelatedEvents(),)),
-                        allowlist=load_allowlist(allowlist) if allowlist else None, state=store,
+        rules = _rules(rule)
+        enricher = context_for(rules, scratch=StateStore)
+        engine = Engine(rules, ScanOptions(dedup_fields=_dedup_fields(dedup_fields, rules),
+                                           collectors=enricher.collectors if enricher else ()),
+                        allowlist=load_allowlist(allowlist, rules) if allowlist else None, state=store,
                         dedup_window_s=parse_duration(dedup_window, "--dedup-window").total_seconds(),
-                        enrichers=(ContextEnricher(),))
+                        enrichers=(enricher,) if enricher else ())
 
         def emit(alerts: list) -> None:
             write_alerts(alerts, output_format)

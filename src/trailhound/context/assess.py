@@ -1,6 +1,8 @@
-"""Context for an alert: was the target just onboarded, did it then sign in, what did the actor do around it.
+"""Context for an alert on an IAM user: was the user just onboarded, did it then sign in, what did the actor
+do around it. The identity plug-in (context/identity.py) runs these steps for the rules that declare it.
 
-Severity starts from the rule's (Medium for 0xFF-0237) and each step that changes it, or could have and did
+The target is the alert's generic `Resource` (an IAM user), the actor and the address come from the raw
+record: no rule's column is read. Severity starts from the rule's (Medium for 0xFF-0237) and each step that changes it, or could have and did
 not, is written to the alert's `Reasons`, so an analyst reads why an alert ranks where it does. Nothing is
 ever dropped: onboarding ranks Low, it does not disappear. The steps, in order:
 
@@ -10,24 +12,25 @@ ever dropped: onboarding ranks Low, it does not disappear. The steps, in order:
 3. the target then signed in to the console within hours: at least High; from the address the password was
    assigned from: Critical. A new user signing in from elsewhere is what onboarding looks like, so that
    alone does not raise an onboarding alert;
-4. the call failed: one step lower (the only place a failure lowers severity once context runs).
+4. the call failed: `failure_steps` lower. The ranking replaces the one `make_alert` gave (the rule's
+   severity, one step lower for a failed call), so it ends with the same step, from the same default
+   (alerts.severity.FAILED_CALL_STEPS): with context or without, a failed call ranks one step below the
+   same call had it succeeded, and the reasons say so.
 """
 
 from __future__ import annotations
 
-import tempfile
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from ..alerts.alert import Alert, event_key
+from ..alerts.severity import FAILED_CALL_STEPS, Severity
 from ..errors import ConfigError
 from ..records.record import Record, format_time, parse_time
-from .collect import principal
-from ..engine.rules.base import SEVERITIES, lower_severity
-from ..state.store import StateStore
 from ..records.times import parse_duration
+from .collect import principal
+from .plugin import RelatedStore
 
 CONTEXT_COLUMNS = ("TargetCreatedAt", "TargetCreatedBy", "ConsoleLoginsAfter", "ActorRecentActivity", "Reasons")
 STEP_NAMES = ("onboarding", "existing", "self", "login", "login_same_address")
@@ -40,12 +43,12 @@ class ContextPolicy:
     login_window: timedelta = timedelta(hours=12)
     activity_window: timedelta = timedelta(hours=1)
     keep_related: timedelta = timedelta(days=30)  # how long the state store remembers related events
-    onboarding: str = "Low"
-    existing: str = "Medium"
-    self: str = "High"
-    login: str = "High"
-    login_same_address: str = "Critical"
-    failure_steps: int = 1
+    onboarding: Severity = Severity.LOW
+    existing: Severity = Severity.MEDIUM
+    self: Severity = Severity.HIGH
+    login: Severity = Severity.HIGH
+    login_same_address: Severity = Severity.CRITICAL
+    failure_steps: int = FAILED_CALL_STEPS
 
     def with_steps(self, assignments: list[str]) -> "ContextPolicy":
         """`STEP=LEVEL` pairs (from `--severity`) applied over this policy; a bad one is a ConfigError."""
@@ -59,10 +62,7 @@ class ContextPolicy:
             if step not in STEP_NAMES:
                 raise ConfigError(f"--severity: {text!r}: step must be one of {', '.join(STEP_NAMES)} "
                                   "or failure_steps")
-            match = [s for s in SEVERITIES if s.lower() == level.lower()]
-            if not match:
-                raise ConfigError(f"--severity: {text!r}: level must be one of {', '.join(SEVERITIES)}")
-            changes[step] = match[0]
+            changes[step] = Severity.parse(level, f"--severity: {text!r}: level")
         return replace(self, **changes)
 
 
@@ -79,23 +79,29 @@ def policy_from_options(onboarding_window: str | None = None, login_window: str 
 
 @dataclass
 class Assessment:
-    severity: str
+    severity: Severity
     reasons: list[str] = field(default_factory=list)
     fields: dict[str, Any] = field(default_factory=dict)
 
-    def step(self, level: str, why: str, at_least: bool = False) -> None:
-        if at_least and SEVERITIES.index(level) < SEVERITIES.index(self.severity):
-            level = self.severity
+    def step(self, level: Severity, why: str, at_least: bool = False) -> None:
+        if at_least:
+            level = max(level, self.severity)
         self.severity = level
         self.reasons.append(f"{level}: {why}")
 
 
+def target_user(row: dict[str, Any]) -> str:
+    """The IAM user an alert concerns: its generic Resource's name."""
+    resource = row.get("Resource")
+    return str(resource.get("Name") or "") if isinstance(resource, dict) else ""
+
+
 def assess(row: dict[str, Any], raw: dict[str, Any], related: list[dict], policy: ContextPolicy,
-           baseline: str) -> Assessment:
+           baseline: Severity) -> Assessment:
     """Severity, reasons and context fields for one alert, from the related events about it."""
     record = Record(raw)
     when = parse_time(row.get("TimeGenerated")) or record.time
-    target, account = str(row.get("TargetUserName", "")), record.recipient_account or record.actor_account
+    target, account = target_user(row), record.recipient_account or record.actor_account
     actor = principal(record)
     about_target = [e for e in related if e["AccountId"] == account and target in (e["Subject"], e["Target"])]
     result = Assessment(baseline, [f"{baseline}: rule {row.get('RuleId', '')} baseline"])
@@ -103,10 +109,11 @@ def assess(row: dict[str, Any], raw: dict[str, Any], related: list[dict], policy
         result.reasons.append(f"{baseline}: event time unreadable, no context applied")
         return result
     onboarding = _creation_step(result, about_target, target, actor, when, policy)
-    self_assigned = _self_step(result, row, raw, policy)
-    logins = _login_step(result, about_target, target, row, when, policy, onboarding and not self_assigned)
+    self_assigned = _self_step(result, record, policy)
+    logins = _login_step(result, about_target, target, record.source_ip, when, policy,
+                         onboarding and not self_assigned)
     if not record.succeeded:
-        result.step(lower_severity(result.severity, policy.failure_steps),
+        result.step(result.severity.lower(policy.failure_steps),
                     f"the call failed ({record.error_code}): {_steps(policy.failure_steps)} lower")
     result.fields["ConsoleLoginsAfter"] = logins
     result.fields["ActorRecentActivity"] = _activity(related, actor, record, when, policy)
@@ -135,8 +142,7 @@ def _creation_step(result: Assessment, about_target: list[dict], target: str, ac
     return False
 
 
-def _self_step(result: Assessment, row: dict, raw: dict, policy: ContextPolicy) -> bool:
-    record = Record(raw)
+def _self_step(result: Assessment, record: Record, policy: ContextPolicy) -> bool:
     named = record.request.get("userName")
     who = record.identity_text("type").lower()
     if who == "root" or named in (None, ""):
@@ -149,14 +155,13 @@ def _self_step(result: Assessment, row: dict, raw: dict, policy: ContextPolicy) 
     return True
 
 
-def _login_step(result: Assessment, about_target: list[dict], target: str, row: dict, when: datetime,
+def _login_step(result: Assessment, about_target: list[dict], target: str, address: str, when: datetime,
                 policy: ContextPolicy, onboarding: bool) -> list[dict]:
     end = when + policy.login_window
     logins = sorted((e for e in about_target if e["Name"] == "ConsoleLogin" and e["Subject"] == target
                      and _at(e) is not None and when <= _at(e) <= end), key=_at)
     succeeded = [e for e in logins if e["Outcome"] == "success"]
     if succeeded:
-        address = str(row.get("SourceIpAddress", ""))
         same = [e for e in succeeded if address and e["SourceIpAddress"] == address]
         first = (same or succeeded)[0]
         later = f"{target} signed in to the console {_span(_at(first) - when)} later"
@@ -199,7 +204,7 @@ def _span(delta: timedelta) -> str:
     return f"{seconds / 86400:.1f} days".replace(".0 days", " days")
 
 
-def related_for(store: StateStore, row: dict, raw: dict, policy: ContextPolicy) -> list[dict]:
+def related_for(store: RelatedStore, row: dict, raw: dict, policy: ContextPolicy) -> list[dict]:
     """What the store holds about an alert's target and actor, within the windows the steps look at."""
     about = _about(row, raw)
     if about is None:
@@ -210,7 +215,7 @@ def related_for(store: StateStore, row: dict, raw: dict, policy: ContextPolicy) 
     return store.related_about(account, user, actor, format_time(when - before), format_time(when + after))
 
 
-def _context_for(store: StateStore, row: dict, raw: dict, policy: ContextPolicy) -> list[dict]:
+def context_for(store: RelatedStore, row: dict, raw: dict, policy: ContextPolicy) -> list[dict]:
     """What `assess` reads, and no more: see `StateStore.context_about` (the timeline wants everything)."""
     about = _about(row, raw)
     if about is None:
@@ -227,75 +232,12 @@ def _about(row: dict, raw: dict) -> tuple[str, str, str, datetime] | None:
     when = parse_time(row.get("TimeGenerated")) or record.time
     if when is None:
         return None
-    return (record.recipient_account or record.actor_account, str(row.get("TargetUserName", "")),
-            principal(record), when)
+    return (record.recipient_account or record.actor_account, target_user(row), principal(record), when)
 
 
 def apply(alert: Alert, assessment: Assessment) -> None:
     """Write an assessment onto the alert row, after the core columns, so the state store keeps it."""
-    alert.row["Severity"] = assessment.severity
+    alert.row["Severity"] = str(assessment.severity)
     for name in CONTEXT_COLUMNS[:-1]:
         alert.row[name] = assessment.fields.get(name)
     alert.row["Reasons"] = assessment.reasons
-
-
-class ContextEnricher:
-    """The engine's enricher: remembers each input's related events as they arrive, then ranks every alert.
-
-    Related events go into SQLite (the state store, or a scratch file for a run without one) in batches,
-    never into one list in memory: a month of an organisation's IAM calls must not cost the driver its memory.
-    """
-
-    BATCH = 5000
-
-    def __init__(self, policy: ContextPolicy | None = None) -> None:
-        self.policy = policy or ContextPolicy()
-        self._scratch: StateStore | None = None
-        self._scratch_dir: tempfile.TemporaryDirectory | None = None
-        self._pending: list[dict] = []
-
-    def remember(self, related: list[dict], state: StateStore | None) -> None:
-        self._pending.extend(related)
-        if len(self._pending) >= self.BATCH:  # one transaction per batch, not per input
-            self._flush(state)
-
-    def _flush(self, state: StateStore | None) -> None:
-        if self._pending:
-            self._store(state).save_related(self._pending)
-            self._pending = []
-
-    def __call__(self, alerts: list[Alert], state: StateStore | None) -> None:
-        self._flush(state)
-        store = self._store(state)
-        try:
-            store.prune_related(self.policy.keep_related.total_seconds())
-            for alert in alerts:
-                if "TargetUserName" not in alert.row:
-                    continue  # context is about a target IAM user; other rules keep their own severity
-                found = _context_for(store, alert.row, alert.raw, self.policy)
-                apply(alert, assess(alert.row, alert.raw, found, self.policy, baseline_severity(alert.row)))
-        finally:
-            self._drop_scratch()
-
-    def _store(self, state: StateStore | None) -> StateStore:
-        if state is not None:
-            return state
-        if self._scratch is None:  # one code path with or without --state: the same queries on a scratch file
-            self._scratch_dir = tempfile.TemporaryDirectory(prefix="trailhound-context-")
-            self._scratch = StateStore(Path(self._scratch_dir.name) / "related.db")
-        return self._scratch
-
-    def _drop_scratch(self) -> None:
-        if self._scratch is not None:
-            self._scratch.close()
-            self._scratch_dir.cleanup()  # type: ignore[union-attr]
-            self._scratch = self._scratch_dir = None
-
-
-def baseline_severity(row: dict) -> str:
-    from ..engine.rules import get_rule
-
-    try:
-        return get_rule(str(row.get("RuleId", ""))).severity
-    except KeyError:
-        return str(row.get("Severity", "Medium"))

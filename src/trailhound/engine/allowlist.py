@@ -8,7 +8,9 @@
     UserIdentityArn = "arn:aws:sts::*:assumed-role/terraform-ci/*"
     AWSRegion = ["eu-west-1", "eu-central-1"]   # a list: any of these
 
-Conditions name alert columns and hold shell-style globs (case-sensitive), all of which must match.
+Conditions name alert columns and hold shell-style globs (case-sensitive), all of which must match. A
+condition may name any column of the rule it applies to (its own columns and the generic ones); an entry
+without `rule` may name a column any of the run's rules has. Anything else is an error naming the rule.
 """
 
 from __future__ import annotations
@@ -17,15 +19,18 @@ from dataclasses import dataclass
 from datetime import date
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Sequence
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from ..alerts.alert import ALERT_COLUMNS
 from ..errors import ConfigError
 from ..tomlfile import read_toml
+from .rules import ALL_RULES, UnknownRule, columns_of, get_rule
 
-MATCHABLE_COLUMNS = tuple(c for c in ALERT_COLUMNS if c != "Entities")
+if TYPE_CHECKING:
+    from .rules.base import Rule
+
+_UNMATCHABLE = ("Entities", "Resource")  # structured values: conditions name the flat columns
 
 
 class Exclusion(BaseModel):
@@ -86,12 +91,18 @@ class Allowlist:
         return None
 
 
-def load_allowlist(path: str | Path) -> Allowlist:
-    """Parse and validate an allowlist file; any mistake is a ConfigError naming the file, entry and field."""
-    return parse_allowlist(read_toml(path, "allowlist"), str(path))
+def load_allowlist(path: str | Path, rules: Sequence[Rule] | None = None) -> Allowlist:
+    """Parse and validate an allowlist file against the run's rules (every registered rule when not given);
+    any mistake is a ConfigError naming the file, entry and field."""
+    return parse_allowlist(read_toml(path, "allowlist"), str(path), rules)
 
 
-def parse_allowlist(data: dict[str, Any], source: str = "allowlist") -> Allowlist:
+def matchable(rule: Rule | type[Rule]) -> tuple[str, ...]:
+    return tuple(c for c in columns_of(rule) if c not in _UNMATCHABLE)
+
+
+def parse_allowlist(data: dict[str, Any], source: str = "allowlist", rules: Sequence[Rule] | None = None
+                    ) -> Allowlist:
     unknown = set(data) - {"exclude"}
     if unknown:
         raise ConfigError(f"{source}: unknown top-level key(s) {', '.join(sorted(unknown))}; "
@@ -99,21 +110,36 @@ def parse_allowlist(data: dict[str, Any], source: str = "allowlist") -> Allowlis
     raw_entries = data.get("exclude", [])
     if not isinstance(raw_entries, list):
         raise ConfigError(f"{source}: 'exclude' must be an array of tables ([[exclude]])")
-    entries = [_entry(raw, f"{source}: [[exclude]] entry {i}") for i, raw in enumerate(raw_entries, 1)]
+    run = list(rules) if rules is not None else [cls() for cls in ALL_RULES]
+    entries = [_entry(raw, f"{source}: [[exclude]] entry {i}", run) for i, raw in enumerate(raw_entries, 1)]
     return Allowlist(entries=entries, source=source)
 
 
-def _entry(raw: Any, where: str) -> Exclusion:
+def _columns_for(raw: dict[str, Any], rules: Sequence[Rule], where: str) -> tuple[str, tuple[str, ...]]:
+    """(which rules, the columns a condition may name) for an entry: its rule's, or any run rule's."""
+    named = raw.get("rule")
+    if isinstance(named, str):
+        try:
+            rule = get_rule(named)
+            return f"rule {rule.id}", matchable(rule)
+        except UnknownRule:  # a rule this build lacks: the entry never applies; its columns are any rule's
+            rules = [cls() for cls in ALL_RULES]
+    allowed = tuple(dict.fromkeys(c for rule in rules for c in matchable(rule)))
+    return f"rule(s) {', '.join(r.id for r in rules)}", allowed
+
+
+def _entry(raw: Any, where: str, rules: Sequence[Rule]) -> Exclusion:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
+    applies_to, allowed = _columns_for(raw, rules, where)
     fixed = {"rule", "reason", "owner", "expires"}
     conditions: dict[str, tuple[str, ...]] = {}
     for key, value in raw.items():
         if key in fixed:
             continue
-        if key not in MATCHABLE_COLUMNS:
-            raise ConfigError(f"{where}: unknown field {key!r}; conditions name alert columns "
-                              f"({', '.join(MATCHABLE_COLUMNS)})")
+        if key not in allowed:
+            raise ConfigError(f"{where}: unknown field {key!r}; conditions name alert columns of {applies_to} "
+                              f"({', '.join(allowed)})")
         globs = value if isinstance(value, list) else [value]
         if not globs or not all(isinstance(g, str) for g in globs):
             raise ConfigError(f"{where}: {key} must be a glob string or a list of them")

@@ -14,8 +14,9 @@ from typing import Any, Iterable
 
 import orjson
 
+from ..context.assess import CONTEXT_COLUMNS, target_user
+from ..engine.rules import find_rule
 from ..records.record import format_time
-from ..engine.rules import get_rule
 from ..alerts.textsafe import inert
 from .timeline import Timeline, TimelineEvent, offset_text
 
@@ -47,7 +48,7 @@ def render(timeline: Timeline) -> str:
         f"<title>{_e(f'trailhound alert {timeline.alert_id}')}</title><style>{_CSS}</style></head><body>",
         _header(row, rule),
         _reasons(timeline),
-        _facts(row),
+        _facts(row, rule),
         '<h2>Timeline</h2>',
         _svg(timeline),
         _event_table(timeline.events),
@@ -60,10 +61,8 @@ def render(timeline: Timeline) -> str:
 
 
 def _rule(rule_id: str) -> dict[str, Any]:
-    try:
-        return get_rule(rule_id).describe()
-    except KeyError:
-        return {"id": rule_id, "name": "", "response_actions": []}
+    rule = find_rule(rule_id)
+    return rule.describe() if rule else {"id": rule_id, "name": "", "response_actions": []}
 
 
 def _header(row: dict, rule: dict) -> str:
@@ -72,7 +71,7 @@ def _header(row: dict, rule: dict) -> str:
     return (f'<h1 id="title">{_e(row.get("RuleId", ""))} {_e(rule.get("name") or row.get("RuleName", ""))}</h1>'
             f'<p>Alert <code id="alert-id">{_e(row.get("AlertId", ""))}</code> '
             f'<span id="severity" class="badge" style="background:{colour}">{_e(severity)}</span> '
-            f'target <strong id="target">{_e(row.get("TargetUserName", ""))}</strong> at '
+            f'target <strong id="target">{_e(target_user(row))}</strong> at '
             f'<span id="time">{_e(row.get("TimeGenerated", ""))}</span></p>')
 
 
@@ -86,14 +85,14 @@ def _reasons(timeline: Timeline) -> str:
     return "\n".join(out)
 
 
-_FACTS = ("TimeGenerated", "TargetUserName", "UserIdentityUserName", "UserIdentityType", "UserIdentityArn",
-          "AWSRegion", "SourceIpAddress", "UserAgent", "Outcome", "RecipientAccountId", "EventID", "Techniques",
-          "Tactics", "TargetCreatedAt", "TargetCreatedBy", "ConsoleLoginsAfter", "ActorRecentActivity")
+# After the rule's own columns: the generic facts, then what a context plug-in added (when it ran).
+_FACTS = ("Outcome", "RecipientAccountId", "EventID", "Techniques", "Tactics", *CONTEXT_COLUMNS[:-1])
 
 
-def _facts(row: dict) -> str:
+def _facts(row: dict, rule: dict) -> str:
+    names = ("TimeGenerated", *rule.get("columns", ()), *_FACTS)
     cells = "".join(f'<tr><th>{_e(name)}</th><td id="fact-{_e(name)}">{_value(row.get(name))}</td></tr>'
-                    for name in _FACTS)
+                    for name in names)
     return f"<h2>Alert</h2><table>{cells}</table>"
 
 

@@ -11,7 +11,9 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..context.assess import Assessment, ContextPolicy, baseline_severity, assess, related_for
+from ..alerts.severity import Severity
+from ..context.assess import Assessment, ContextPolicy, assess, related_for, target_user
+from ..engine.rules import find_rule
 from ..errors import ConfigError
 from ..records.record import Record, parse_time
 from ..context.collect import principal, summarize
@@ -80,9 +82,15 @@ def build(store: StateStore, alert_id: str, before: timedelta = timedelta(hours=
     return Timeline(row, raw, shown, now, start, end)
 
 
+def baseline_severity(row: dict) -> Severity:
+    """Where ranking starts: the alert's rule's severity, or the stored one for a rule this build lacks."""
+    rule = find_rule(str(row.get("RuleId", "")))
+    return rule.severity if rule else Severity.parse(row.get("Severity") or "Medium", "stored alert: Severity")
+
+
 def _placed(event: dict, row: dict, record: Record, when: datetime, own_key: str) -> TimelineEvent:
     at = parse_time(event["Time"]) or when
-    target = str(row.get("TargetUserName", ""))
+    target = target_user(row)
     by_actor = event["Actor"] == principal(record)
     on_target = target in (event["Subject"], event["Target"])
     lane = "both" if by_actor and on_target else "actor" if by_actor else "target"

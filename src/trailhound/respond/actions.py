@@ -1,21 +1,24 @@
-"""Response actions: the use case's playbook as commands. Dry-run first: a plan says exactly which API call
+"""Response actions: the use cases' playbooks as commands. Dry-run first: a plan says exactly which API call
 it would make; executing it is a separate, explicit step, recorded on the alert.
 
-Disabling console access is iam:DeleteLoginProfile on the user the alert says was given a password. It is
-refused when the alert's account is not the credentials' account (the call would hit the wrong user, or
-fail), and for root, whose password IAM's DeleteLoginProfile cannot remove by user name.
+Which actions apply to an alert is its rule's business (`Rule.respond_actions`); what an action acts on is
+the alert's generic `Resource`, never a rule's column:
+- disable-console-access: iam:DeleteLoginProfile on the IAM user the alert concerns. Refused for root, whose
+  password IAM's DeleteLoginProfile cannot remove by user name.
+- deactivate-access-key: iam:UpdateAccessKey Status=Inactive on the key the alert concerns (inactive, not
+  deleted: the key stays for the investigation and can be turned back on).
+Both are refused when the alert's account is not the credentials' account (the call would hit the wrong
+user, or fail).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..alerts.alert import Alert
 from ..errors import TrailhoundError
-
-# Rules whose alerts mean "someone was given a console password": the action undoes exactly that.
-CONSOLE_PASSWORD_RULES = {"0xFF-0237"}
 
 
 class RefusedError(TrailhoundError):
@@ -24,6 +27,7 @@ class RefusedError(TrailhoundError):
 
 @dataclass
 class Plan:
+    action: str  # the `respond` option's name: "disable-console-access"
     service: str
     operation: str  # the API name, as CloudTrail would record it
     params: dict[str, Any]
@@ -35,23 +39,50 @@ class Plan:
         return f"{self.service}:{self.operation} {args} in account {self.account}"
 
 
+def _applies(alert: Alert, action: str) -> None:
+    """Refuse an action the alert's rule does not name (or an alert from a rule this build lacks)."""
+    from ..engine.rules import find_rule
+
+    rule = find_rule(alert.rule_id)
+    if rule is None or action not in rule.respond_actions:
+        offered = ", ".join(f"--{a}" for a in (rule.respond_actions if rule else ())) or "none"
+        raise RefusedError(f"alert {alert.id} is from rule {alert.rule_id}, to which --{action} does not apply "
+                           f"(its respond actions: {offered})")
+
+
+def _account(alert: Alert) -> str:
+    account = str(alert.resource.get("AccountId") or alert.row.get("RecipientAccountId") or "")
+    if not account:
+        raise RefusedError(f"alert {alert.id} does not say which account the resource is in")
+    return account
+
+
 def plan_disable_console_access(alert: Alert) -> Plan:
-    row = alert.row
-    if alert.rule_id not in CONSOLE_PASSWORD_RULES:
-        raise RefusedError(f"alert {alert.id} is from rule {alert.rule_id}, which gives no console password "
-                           "to take away")
-    target = next((e for e in row.get("Entities") or [] if e.get("Type") == "account" and e.get("Role") == "target"),
-                  {})
-    user = str(row.get("TargetUserName") or "")
-    account = str(target.get("AccountId") or row.get("RecipientAccountId") or "")
+    _applies(alert, "disable-console-access")
+    about = alert.resource
+    user = str(about.get("Name") or "") if about.get("Type") == "AwsIamUser" else ""
     if not user:
         raise RefusedError(f"alert {alert.id} names no target user")
-    if user == "root" and str(target.get("Arn", "")).endswith(":root"):
+    if user == "root" and str(about.get("Arn", "")).endswith(":root"):
         raise RefusedError(f"alert {alert.id}: the target is the account's root user; remove its password from "
                            "the root user's security credentials (or iam:DeleteLoginProfile through AssumeRoot)")
-    if not account:
-        raise RefusedError(f"alert {alert.id} does not say which account the user is in")
-    return Plan(service="iam", operation="DeleteLoginProfile", params={"UserName": user}, account=account)
+    return Plan("disable-console-access", "iam", "DeleteLoginProfile", {"UserName": user}, _account(alert))
+
+
+def plan_deactivate_access_key(alert: Alert) -> Plan:
+    _applies(alert, "deactivate-access-key")
+    about = alert.resource
+    key, user = str(about.get("Name") or ""), str(about.get("UserName") or "")
+    if about.get("Type") != "AwsIamAccessKey" or not key or not user:
+        raise RefusedError(f"alert {alert.id} names no access key and user (the call's response recorded none)")
+    return Plan("deactivate-access-key", "iam", "UpdateAccessKey",
+                {"UserName": user, "AccessKeyId": key, "Status": "Inactive"}, _account(alert))
+
+
+PLANS: dict[str, Callable[[Alert], Plan]] = {
+    "disable-console-access": plan_disable_console_access,
+    "deactivate-access-key": plan_deactivate_access_key,
+}
 
 
 @dataclass
@@ -74,16 +105,23 @@ def check_account(plan: Plan, identity: Identity) -> None:
 
 
 def execute(plan: Plan) -> str:
-    """Run the plan; returns the result as one line. A login profile already gone is a result, not an error."""
+    """Run the plan; returns the result as one line. A login profile or key already gone is a result."""
     import boto3
     from botocore.exceptions import ClientError
 
     client = boto3.client(plan.service)
     try:
-        client.delete_login_profile(**plan.params)
+        if plan.operation == "DeleteLoginProfile":
+            client.delete_login_profile(**plan.params)
+        else:
+            client.update_access_key(**plan.params)
     except ClientError as exc:
         code = exc.response.get("Error", {}).get("Code", "")
         if code == "NoSuchEntity":
-            return f"no login profile for {plan.params['UserName']} (already removed)"
+            if plan.operation == "DeleteLoginProfile":
+                return f"no login profile for {plan.params['UserName']} (already removed)"
+            return f"no access key {plan.params['AccessKeyId']} for {plan.params['UserName']} (already deleted)"
         raise
-    return f"deleted the login profile of {plan.params['UserName']}"
+    if plan.operation == "DeleteLoginProfile":
+        return f"deleted the login profile of {plan.params['UserName']}"
+    return f"deactivated access key {plan.params['AccessKeyId']} of {plan.params['UserName']}"

@@ -1,5 +1,6 @@
-"""`slack:URL`: a Slack incoming-webhook message in blocks: who gave whom a password, from where, how bad,
-and the playbook. Log values are attacker-controlled: made inert and escaped for Slack's mrkdwn."""
+"""`slack:URL`: a Slack incoming-webhook message in blocks: the rule's title for the alert, from where, how
+bad, the playbook and the `respond` actions the rule names. Log values are attacker-controlled: made inert
+and escaped for Slack's mrkdwn."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from ..alerts.alert import Alert
 from ..alerts.textsafe import inert
+from ..records.record import Record
 from .base import UrlSink
 from .http import post_json
 
@@ -26,22 +28,19 @@ def code(value: object, limit: int = 300) -> str:
 
 
 def message(alert: Alert) -> dict[str, Any]:
-    from ..engine.rules import get_rule
+    from ..engine.rules import find_rule
 
-    row = alert.row
+    row, record = alert.row, Record(alert.raw)
     severity = str(row.get("Severity", ""))
-    actor = row.get("UserIdentityArn") or row.get("UserIdentityUserName") or "unknown caller"
-    try:
-        playbook = get_rule(alert.rule_id).response_actions
-    except KeyError:
-        playbook = []
+    rule = find_rule(alert.rule_id)
+    playbook = rule.response_actions if rule else []
     title = f"{row.get('RuleName', alert.rule_id)} ({alert.rule_id})"
-    summary = (f"{code(actor)} gave {code(row.get('TargetUserName', ''))} a console password "
-               f"without a forced reset, from {code(row.get('SourceIpAddress', ''))} "
-               f"in {code(row.get('AWSRegion', ''))}, account {code(row.get('RecipientAccountId', ''))}.")
+    said = rule.title(row, quote=code) if rule else escape(alert.title)
+    summary = (f"{said}, from {code(record.source_ip)} in {code(record.region)}, "
+               f"account {code(row.get('RecipientAccountId', ''))}.")
     fields = [("Severity", f"{_SEVERITY_MARK.get(severity, '')} {escape(severity)}"),
               ("Outcome", escape(row.get("Outcome", ""))), ("Time (UTC)", code(row.get("TimeGenerated", ""))),
-              ("User agent", code(row.get("UserAgent", ""), limit=120)),
+              ("User agent", code(record.user_agent, limit=120)),
               ("ATT&amp;CK", escape(", ".join(row.get("Techniques", []))))]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": inert(title, limit=140)}},
@@ -51,11 +50,11 @@ def message(alert: Alert) -> dict[str, Any]:
     if playbook:
         steps = "\n".join(f"{i}. {escape(step, limit=600)}" for i, step in enumerate(playbook, 1))
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f"*Playbook*\n{steps}"}})
+    commands = [f"`trailhound alerts show {alert.id}`",
+                *(f"`trailhound respond {alert.id} --{action}`" for action in (rule.respond_actions if rule else ()))]
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": (
-        f"alert {code(alert.id)} · `trailhound alerts show {alert.id}` · "
-        f"`trailhound respond {alert.id} --disable-console-access`")}]})
-    fallback = (f"[{severity}] {title}: {actor} gave {row.get('TargetUserName', '')} a console password "
-                f"from {row.get('SourceIpAddress', '')}")
+        f"alert {code(alert.id)} · " + " · ".join(commands))}]})
+    fallback = f"[{severity}] {title}: {alert.title} from {record.source_ip}"
     return {"text": escape(fallback, limit=600), "blocks": blocks}
 
 

@@ -28,8 +28,8 @@ class SnsSink(Sink):
 
         row = alert.row
         # Subjects are one line of at most 100 printable characters: e-mail subscribers see this.
-        subject = inert(f"trailhound {row.get('Severity', '')}: {row.get('RuleName', alert.rule_id)} "
-                        f"({row.get('TargetUserName', '')})", limit=96)
+        subject = inert(f"trailhound {row.get('Severity', '')}: {row.get('RuleName', alert.rule_id)}: {alert.title}",
+                        limit=96)
         try:
             self._sns().publish(
                 TopicArn=self.target, Subject=subject, Message=dumps(self.body(alert)),

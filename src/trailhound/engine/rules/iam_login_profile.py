@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import ipaddress
+from collections.abc import Callable
 from typing import Any
 
+from ...alerts.severity import Severity
+from ...context.identity import IdentityContext
 from ...records.record import Record, as_text
-from .base import Example, Rule
+from .base import (Example, Rule, actor_and_addresses, example_call, iam_user_resource, named_user,
+                   target_entity)
 
 
 def _iam_call(flag: Any = False, user: str | None = "alice", **extra: Any) -> dict:
@@ -15,18 +18,8 @@ def _iam_call(flag: Any = False, user: str | None = "alice", **extra: Any) -> di
         request["userName"] = user
     if flag is not None:
         request["passwordResetRequired"] = flag
-    record = {
-        "eventVersion": "1.09", "eventTime": "2024-08-01T13:42:21Z", "eventSource": "iam.amazonaws.com",
-        "eventName": "CreateLoginProfile", "eventType": "AwsApiCall", "awsRegion": "us-east-1",
-        "eventID": "0f0e0d0c-0000-4000-8000-000000000237", "recipientAccountId": "111122223333",
-        "sourceIPAddress": "198.51.100.7", "userAgent": "aws-cli/2.15.0",
-        "userIdentity": {"type": "IAMUser", "userName": "mallory", "accountId": "111122223333",
-                         "arn": "arn:aws:iam::111122223333:user/mallory"},
-        "requestParameters": request,
-        "responseElements": {"loginProfile": {"userName": user, "passwordResetRequired": flag}},
-    }
-    record.update(extra)
-    return record
+    response = {"loginProfile": {"userName": user, "passwordResetRequired": flag}}
+    return example_call("CreateLoginProfile", request, response, **extra)
 
 
 class PasswordAssignedToExistingIAMUser(Rule):
@@ -68,10 +61,14 @@ class PasswordAssignedToExistingIAMUser(Rule):
     ]
     tactics = ["TA0001 Initial Access", "TA0003 Persistence"]
     techniques = ["T1078.004", "T1098.001"]
-    severity = "Medium"
-    needles = [b"createloginprofile"]
-    also_needles = [[b"iam.amazonaws.com"]]  # matches() requires the source: the context's needle serves
+    severity = Severity.MEDIUM
+    event_source = "iam.amazonaws.com"
     event_names = ["CreateLoginProfile"]
+    # The original query's columns, in its order (TimeGenerated, first in every row, is generic).
+    columns = ("TargetUserName", "UserIdentityUserName", "UserIdentityType", "UserIdentityArn", "AWSRegion",
+               "SourceIpAddress", "UserAgent")
+    respond_actions = ("disable-console-access",)
+    context = IdentityContext  # onboarding, the target's console sign-ins, the actor's activity
 
     examples = [
         Example("no reset required", _iam_call(False), True, {"TargetUserName": "alice"}),
@@ -95,9 +92,7 @@ class PasswordAssignedToExistingIAMUser(Rule):
         return None if value is None else as_text(value)
 
     def matches(self, record: Record) -> bool:
-        if (record.event_name.lower() != "createloginprofile"
-                or record.event_source.lower() != "iam.amazonaws.com"
-                or record.event_type.lower() != "awsapicall"):
+        if not self.is_call(record):
             return False
         flag = self.reset_flag(record)
         if flag is None:
@@ -109,9 +104,9 @@ class PasswordAssignedToExistingIAMUser(Rule):
     @staticmethod
     def target_user(record: Record) -> str:
         """The user given a password; with no userName in the request, the caller itself (root via AssumeRoot)."""
-        named = record.request.get("userName")
-        if named not in (None, ""):
-            return as_text(named)
+        named = named_user(record)
+        if named is not None:
+            return named
         identity = record.identity
         if record.identity_text("userName"):
             return record.identity_text("userName")
@@ -125,7 +120,6 @@ class PasswordAssignedToExistingIAMUser(Rule):
 
     def row(self, record: Record) -> dict[str, Any]:
         return {
-            "TimeGenerated": record.time_text,
             "TargetUserName": self.target_user(record),
             "UserIdentityUserName": record.identity_text("userName"),
             "UserIdentityType": record.identity_text("type"),
@@ -135,28 +129,13 @@ class PasswordAssignedToExistingIAMUser(Rule):
             "UserAgent": record.user_agent,
         }
 
+    def title(self, row: dict[str, Any], quote: Callable[[Any], str] = str) -> str:
+        actor = row["UserIdentityArn"] or row["UserIdentityUserName"]
+        who = quote(actor) if actor else "an unknown caller"
+        return f"{who} gave {quote(row['TargetUserName'])} a console password without a forced reset"
+
+    def resource(self, record: Record, row: dict[str, Any]) -> dict[str, Any]:
+        return iam_user_resource(record, row["TargetUserName"])
+
     def entities(self, record: Record, row: dict[str, Any]) -> list[dict[str, Any]]:
-        partition = record.partition
-        target_account = record.recipient_account or record.actor_account
-        target: dict[str, Any] = {"Type": "account", "Role": "target", "Name": row["TargetUserName"],
-                                  "AccountId": target_account}
-        if target_account and row["TargetUserName"]:
-            is_root = row["TargetUserName"] == "root" and record.identity_text("type").lower() == "root"
-            resource = "root" if is_root else f"user/{row['TargetUserName']}"
-            # IAM user ARNs carry the user's path, which CreateLoginProfile does not record: "/" is assumed.
-            target["Arn"] = f"arn:{partition}:iam::{target_account}:{resource}"
-        actor: dict[str, Any] = {"Type": "account", "Role": "actor",
-                                 "Name": row["UserIdentityUserName"] or row["UserIdentityArn"].rsplit("/", 1)[-1],
-                                 "AccountId": record.actor_account}
-        if row["UserIdentityArn"]:
-            actor["Arn"] = row["UserIdentityArn"]
-        elif record.actor_account and row["UserIdentityUserName"]:
-            actor["Arn"] = f"arn:{partition}:iam::{record.actor_account}:user/{row['UserIdentityUserName']}"
-        entities = [target, actor]
-        # sourceIPAddress may be a service name ("AWS Internal") or two comma-separated addresses.
-        for part in row["SourceIpAddress"].split(","):
-            try:
-                entities.append({"Type": "ip", "Address": str(ipaddress.ip_address(part.strip()))})
-            except ValueError:
-                continue
-        return entities
+        return [target_entity(self.resource(record, row)), *actor_and_addresses(record)]

@@ -1,0 +1,62 @@
+"""What a context plug-in is: a collector of related events, its own settings, and `enrich`.
+
+A rule declares its plug-in (`Rule.context`); a run asks its rules which plug-ins, and so which collectors,
+it needs, so a run whose rules declare none collects nothing. Plug-ins read what every alert carries (its
+`Resource`, its raw record), never a rule's column.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Protocol
+
+from ..alerts.alert import Alert
+from ..alerts.severity import Severity
+from ..records.record import Record
+
+
+class Collector(Protocol):
+    """Keeps the few non-matching records that give alerts their context (CreateUser, ConsoleLogin, ...).
+
+    Like a rule it declares needles, so the prefilter keeps the records it needs; unlike a rule it raises
+    nothing: `keep` returns a compact, picklable summary of a related record, or None.
+    """
+
+    needles: list[bytes]
+    also_needles: list[list[bytes]]  # more lists every kept record holds a member of
+
+    def keep(self, record: Record) -> dict | None: ...
+
+
+class RelatedStore(Protocol):
+    """Where related events are kept and asked about; `state.StateStore` is one (context sits below state)."""
+
+    def save_related(self, events: list[dict], keep_s: float | None = None) -> None: ...
+
+    def prune_related(self, keep_s: float) -> None: ...
+
+    def related_about(self, account: str, user: str, actor: str, start: str, end: str) -> list[dict]: ...
+
+    def context_about(self, account: str, user: str, actor: str, when: str, logins_until: str,
+                      activity: tuple[str, str], activity_limit: int) -> list[dict]: ...
+
+    def close(self) -> None: ...
+
+
+class ContextPlugin(ABC):
+    """One rule's context: `collector` keeps the related events it reads, `settings` say how it ranks."""
+
+    collector: ClassVar[Collector]
+    settings_type: ClassVar[type]
+
+    def __init__(self, settings: Any = None) -> None:
+        self.settings = settings if settings is not None else self.settings_type()
+
+    @property
+    def keep_related_s(self) -> float:
+        """How long the store remembers the related events this plug-in reads (0: no limit it needs)."""
+        return 0.0
+
+    @abstractmethod
+    def enrich(self, alerts: list[Alert], store: RelatedStore, baseline: Severity) -> None:
+        """Rank `alerts` (one rule's, whose severity is `baseline`) with what `store` holds about them."""
