@@ -13,6 +13,7 @@ from typing import Any
 
 from ..alerts.alert import Alert
 from ..errors import TrailhoundError
+from ..sources.aws import client, error_code
 
 # Rules whose alerts mean "someone was given a console password": the action undoes exactly that.
 CONSOLE_PASSWORD_RULES = {"0xFF-0237"}
@@ -61,9 +62,7 @@ class Identity:
 
 
 def caller_identity() -> Identity:
-    import boto3
-
-    found = boto3.client("sts").get_caller_identity()
+    found = client("sts").get_caller_identity()
     return Identity(account=found["Account"], arn=found["Arn"])
 
 
@@ -75,15 +74,12 @@ def check_account(plan: Plan, identity: Identity) -> None:
 
 def execute(plan: Plan) -> str:
     """Run the plan; returns the result as one line. A login profile already gone is a result, not an error."""
-    import boto3
     from botocore.exceptions import ClientError
 
-    client = boto3.client(plan.service)
     try:
-        client.delete_login_profile(**plan.params)
+        client(plan.service).delete_login_profile(**plan.params)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "NoSuchEntity":
+        if error_code(exc) == "NoSuchEntity":
             return f"no login profile for {plan.params['UserName']} (already removed)"
         raise
     return f"deleted the login profile of {plan.params['UserName']}"
