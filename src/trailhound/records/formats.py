@@ -23,7 +23,7 @@ from typing import Any, Callable, Optional
 import msgspec
 import orjson
 
-from ..errors import ReadError
+from ..errors import InputError, ReadError, RecordError
 from .record import from_sentinel_row, is_sentinel_row
 from .stream import gunzipped
 
@@ -65,11 +65,16 @@ class Document:
     skipped: int = 0  # digest files, Insights events, CloudWatch control messages: expected, not errors
     unreadable: int = 0  # items or lines that were not CloudTrail records or could not be parsed
     unparsed: int = 0  # records the prefilter showed hold no needle: counted, never parsed
-    problems: list[str] = field(default_factory=list)
+    problems: list[InputError] = field(default_factory=list)  # each says where (line) when that is known
+
+    def note(self, message: str, line: int | None = None) -> None:
+        """A problem with the input, at `line` (1-based, in the decompressed text) when known."""
+        self.problems.append(RecordError(message, line=line))
 
     @property
     def problem(self) -> str | None:
-        return "; ".join(self.problems) if self.problems else None
+        """The problems as one line, e.g. `line 12: not valid JSON (Expecting value)`; the run names the input."""
+        return "; ".join(map(str, self.problems)) if self.problems else None
 
 
 def parse(data: bytes) -> Document:
@@ -82,12 +87,12 @@ def parse_decompressed(data: bytes, cut: ReadError | None = None) -> Document:
     """Like `parse`, for bytes already decompressed; `cut`: the gzip error that ended them early, if any."""
     doc = Document()
     if cut is not None:
-        doc.problems.append(str(cut))
+        doc.problems.append(cut)
     if data.startswith(BOM):
         data = data[len(BOM):]
     if not data.strip():
         if not doc.problems:
-            doc.problems.append("empty file")
+            doc.note("empty file")
         return doc
     try:
         value = orjson.loads(data)
@@ -96,7 +101,7 @@ def parse_decompressed(data: bytes, cut: ReadError | None = None) -> Document:
     else:
         collect(value, doc)
     if doc.unreadable and not doc.problems:
-        doc.problems.append(f"{doc.unreadable} item(s) were not CloudTrail records")
+        doc.note(f"{doc.unreadable} item(s) were not CloudTrail records")
     return doc
 
 
@@ -117,7 +122,7 @@ def _decode_text(data: bytes, doc: Document) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        doc.problems.append(f"invalid UTF-8 at byte {exc.start}, replaced")
+        doc.note(f"invalid UTF-8 at byte {exc.start}, replaced")
         return data.decode("utf-8", errors="replace")
 
 
@@ -151,7 +156,7 @@ def _collect_lines(text: str, doc: Document) -> None:
             continue
         collect(value, doc)
     if bad_lines:
-        doc.problems.append(f"{len(bad_lines)} line(s) are not valid JSON, first at line {bad_lines[0]}")
+        doc.note(not_json_lines(len(bad_lines)), line=bad_lines[0])
 
 
 def _collect_stream(text: str, doc: Document) -> None:
@@ -168,7 +173,8 @@ def _collect_stream(text: str, doc: Document) -> None:
         try:
             value, end = decoder.raw_decode(text, pos)
         except (ValueError, RecursionError) as exc:
-            doc.problems.append(f"not valid JSON at {_where(text, pos, exc)}")
+            line, reason = _where(text, pos, exc)
+            doc.note(f"not valid JSON ({reason})", line)
             return
         collect(value, doc)
         pos = _skip_ws(text, end)
@@ -180,7 +186,8 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
     if wrapped:
         bracket = text.find("[", pos)
         if bracket < 0:
-            doc.problems.append(f"not valid JSON at {_where(text, pos)}")
+            line, reason = _where(text, pos)
+            doc.note(f"not valid JSON ({reason})", line)
             return -1
         pos = bracket
     pos = _skip_ws(text, pos + 1)
@@ -192,15 +199,15 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
             # One element nested too deep must not hide the records after it: step over it, count it.
             end = _skip_value(text, pos)
             if end < 0:
-                doc.problems.append(f"broken JSON at {_where(text, pos, exc)}; "
-                                    f"read the {len(doc.records)} record(s) before it")
+                line, reason = _where(text, pos, exc)
+                doc.note(f"broken JSON ({reason}); read the {len(doc.records)} record(s) before it", line)
                 return -1
             doc.unreadable += 1
-            doc.problems.append(f"skipped an item at line {text.count(chr(10), 0, pos) + 1} (nesting too deep)")
+            doc.note("skipped an item (nesting too deep)", _line_at(text, pos))
             value, pos = None, end
         except ValueError as exc:
-            doc.problems.append(f"broken JSON at {_where(text, pos, exc)}; "
-                                f"read the {len(doc.records)} record(s) before it")
+            line, reason = _where(text, pos, exc)
+            doc.note(f"broken JSON ({reason}); read the {len(doc.records)} record(s) before it", line)
             return -1
         if value is not None:
             collect_item(value, doc, in_records=wrapped)
@@ -209,10 +216,9 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
             pos = _skip_ws(text, pos + 1)
         elif pos < len(text) and text[pos] != "]" and not repaired:
             repaired = True  # elements with no comma between them: read on, but say the file is malformed
-            doc.problems.append(f"not valid JSON (missing ',' at line {text.count(chr(10), 0, pos) + 1}); "
-                                "read on past it")
+            doc.note("not valid JSON (missing ','); read on past it", _line_at(text, pos))
     if pos >= len(text):  # the text ended inside the array: a cut file, which must not pass as complete
-        doc.problems.append(f"ends before the closing ']' (cut short?); read the {len(doc.records)} record(s) "
+        doc.note(f"ends before the closing ']' (cut short?); read the {len(doc.records)} record(s) "
                             "before the end")
         return -1
     pos += 1
@@ -242,13 +248,22 @@ def _skip_ws(text: str, pos: int) -> int:
     return pos
 
 
-def _where(text: str, pos: int, exc: Exception | None = None) -> str:
+def _where(text: str, pos: int, exc: Exception | None = None) -> tuple[int, str]:
+    """(the line, why) of a parse failure at `pos`."""
     if isinstance(exc, json.JSONDecodeError):
         pos = exc.pos
-    line = text.count("\n", 0, pos) + 1
     reason = "nesting too deep" if isinstance(exc, RecursionError) else (exc.msg if isinstance(
         exc, json.JSONDecodeError) else "unexpected content")
-    return f"line {line} ({reason})"
+    return _line_at(text, pos), reason
+
+
+def _line_at(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def not_json_lines(count: int) -> str:
+    """The problem of `count` lines that are not JSON, said at the first of them."""
+    return "not valid JSON" + (f", nor are {count - 1} more line(s) after it" if count > 1 else "")
 
 
 def _looks_like_csv_header(text: str) -> bool:
@@ -263,8 +278,7 @@ def _collect_csv(text: str, doc: Document) -> None:
         for row in reader:
             collect_item({k: v for k, v in row.items() if k is not None}, doc)
     except csv.Error as exc:
-        doc.problems.append(f"broken CSV at line {reader.line_num} ({exc}); read the {len(doc.records)} "
-                            "record(s) before it")
+        doc.note(f"broken CSV ({exc}); read the {len(doc.records)} record(s) before it", reader.line_num)
 
 
 def collect(value: Any, doc: Document) -> None:
@@ -477,7 +491,7 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
             return parse_decompressed(bytes(data))
         collect_item(item, doc, in_records=True)
     if doc.unreadable and not doc.problems:
-        doc.problems.append(f"{doc.unreadable} item(s) were not CloudTrail records")
+        doc.note(f"{doc.unreadable} item(s) were not CloudTrail records")
     return doc
 
 

@@ -13,7 +13,7 @@ from typing import Callable, Iterable, Iterator
 import orjson
 
 from ..errors import ReadError
-from .formats import BOM, RECORDS_OPEN, Document, collect, collect_item, strip_line_prefix
+from .formats import BOM, RECORDS_OPEN, Document, collect, collect_item, not_json_lines, strip_line_prefix
 
 _TOKEN = re.compile(rb'["{}\[\]]')
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.S)
@@ -43,7 +43,7 @@ def _until_broken(blocks: Iterable[bytes], doc: Document) -> Iterator[bytes]:
     try:
         yield from blocks
     except ReadError as exc:
-        doc.problems.append(str(exc))
+        doc.problems.append(exc)
 
 
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
@@ -81,7 +81,7 @@ def _split_values(blocks: Iterable[bytes], wanted: Callable[[bytes], bool], doc:
                     _take(buf[start:pos], wanted, doc, in_records)
                     start = -1
     if depth > 0:
-        doc.problems.append(f"ends before its closing bracket; read the {len(doc.records)} record(s) before it")
+        doc.note(f"ends before its closing bracket; read the {len(doc.records)} record(s) before it")
 
 
 def _take(raw: bytes, wanted: Callable[[bytes], bool], doc: Document, in_records: bool) -> None:
@@ -92,7 +92,7 @@ def _take(raw: bytes, wanted: Callable[[bytes], bool], doc: Document, in_records
         collect_item(orjson.loads(raw), doc, in_records=in_records)
     except orjson.JSONDecodeError as exc:
         doc.unreadable += 1
-        doc.problems.append(f"a record that holds a needle is not valid JSON ({exc})")
+        doc.note(f"a record that holds a needle is not valid JSON ({exc})")
 
 
 def _split_lines(blocks: Iterable[bytes], wanted: Callable[[bytes], bool], doc: Document) -> None:
@@ -106,7 +106,7 @@ def _split_lines(blocks: Iterable[bytes], wanted: Callable[[bytes], bool], doc: 
     if carry.strip():
         _take_line(carry, number + 1, wanted, doc, bad)
     if bad:
-        doc.problems.append(f"{len(bad)} line(s) are not valid JSON, first at line {bad[0]}")
+        doc.note(not_json_lines(len(bad)), line=bad[0])
 
 
 def _take_line(line: bytes, number: int, wanted: Callable[[bytes], bool], doc: Document, bad: list[int]) -> None:
