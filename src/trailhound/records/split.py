@@ -96,7 +96,7 @@ def _take(raw: bytes, wanted: Callable[[bytes], bool], doc: Document, in_records
 
 
 def _split_lines(blocks: Iterable[bytes], wanted: Callable[[bytes], bool], doc: Document) -> None:
-    carry, number, bad = b"", 0, []
+    carry, number, bad = b"", 0, list[int]()
     for block in blocks:
         lines = (carry + block).split(b"\n")
         carry = lines.pop()

@@ -70,7 +70,7 @@ def _gunzip(head: bytes, raw: BinaryIO, size: int) -> Iterator[bytes]:
                 if not pending.startswith(GZIP_MAGIC):
                     return  # the end, or trailing bytes that are not another member: ignored, as gzip does
                 inflater = zlib.decompressobj(wbits=31)
-    except zlib.error as exc:
+    except zlib.error as exc:  # type: ignore[misc]  # isal's stubs declare error as a plain name
         raise ReadError(f"truncated or corrupt gzip ({exc}); read the {done} bytes before it") from None
     if not inflater.eof:
         raise ReadError("truncated or corrupt gzip (ends before the end of the gzip stream); "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import io
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterable, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator, cast
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, ReadError
@@ -38,7 +38,7 @@ class S3Object:
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            return _Body(client().get_object(Bucket=self.bucket, Key=self.key)["Body"])
+            return cast(BinaryIO, _Body(client().get_object(Bucket=self.bucket, Key=self.key)["Body"]))
         except (ClientError, BotoCoreError) as exc:
             raise ReadError(describe_aws_error(exc)) from None
 
