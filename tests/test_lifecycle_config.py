@@ -42,7 +42,7 @@ def test_list_filters_by_event_time_and_rule(store):
 
 def test_unknown_ids_statuses_and_state_files_are_one_clear_line(store, tmp_path):
     state, _ = store
-    for args, expected in ((("alerts", "show", "ffffffffffff", "--state", state), "no such alert"),
+    for args, expected in ((("alerts", "show", "ffffffffffff", "--state", state), "no alert with id 'ffffffffffff'"),
                            (("alerts", "ack", "zz", "--state", state), "give the 16-hex-digit id"),
                            (("alerts", "list", "--state", state, "--status", "done"), "--status: 'done'"),
                            (("alerts", "list", "--state", str(tmp_path / "typo.db")), "no such state file")):

@@ -21,7 +21,7 @@ from ..alerts.alert import DEFAULT_DEDUP_FIELDS, Alert, dedup_entity, make_alert
 from ..records.record import Record
 from .rules.base import Rule
 from ..records.prefilter import Matcher, make_matcher
-from ..records.formats import parse
+from ..records.read import sift
 from ..state.store import ObjectMark, StateStore
 
 if TYPE_CHECKING:  # pydantic (behind the allowlist) costs ~90 ms to import: only runs that use one pay
@@ -162,15 +162,8 @@ def scan_input(item: Input, rules: list[Rule], options: ScanOptions) -> InputRes
 def _scan_input(item: Input, rules: list[Rule], options: ScanOptions, result: InputResult,
                 matcher: Matcher | None) -> None:
     try:
-        if matcher is None:
-            data = item.read()
-            result.bytes = len(data)
-            doc = parse(data)
-        else:
-            from ..records.read import sift
-
-            sifted = sift(item, matcher)
-            result.bytes, doc = sifted.bytes, sifted.document
+        sifted = sift(item, matcher)  # streamed from the source; matcher None: every record parsed
+        result.bytes, doc = sifted.bytes, sifted.document
     except OSError as exc:
         result.problem = f"cannot read ({exc.strerror or exc})"
         return

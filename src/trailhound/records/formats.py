@@ -15,25 +15,20 @@ import csv
 import io
 import json
 import re
-import zlib
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any, Callable, Iterator, Optional
+from typing import Any, Callable, Optional
 
 import msgspec
 import orjson
 
+from ..errors import InputError, ReadError, RecordError
 from .record import from_sentinel_row, is_sentinel_row
+from .stream import gunzipped
 
-try:  # ISA-L's igzip is several times faster than zlib; the standard library is the fallback.
-    from isal import igzip as _gzip
-except ImportError:  # pragma: no cover - exercised only where isal does not install
-    import gzip as _gzip  # type: ignore[no-redef]
-
-GZIP_MAGIC = b"\x1f\x8b"
 BOM = b"\xef\xbb\xbf"
-_RECORDS_OPEN = re.compile(r'\{\s*"Records"\s*:\s*\[')
+RECORDS_OPEN = re.compile(r'\{\s*"Records"\s*:\s*\[')
 _RECORD_KEYS = ("eventName", "eventSource", "eventID", "eventVersion", "eventTime")
 # A JSON string (escapes included) or a bracket: enough to find where a value too deep to parse ends.
 _JSON_TOKEN = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
@@ -70,52 +65,43 @@ class Document:
     skipped: int = 0  # digest files, Insights events, CloudWatch control messages: expected, not errors
     unreadable: int = 0  # items or lines that were not CloudTrail records or could not be parsed
     unparsed: int = 0  # records the prefilter showed hold no needle: counted, never parsed
-    problems: list[str] = field(default_factory=list)
+    problems: list[InputError] = field(default_factory=list)  # each says where (line) when that is known
+
+    def note(self, message: str, line: int | None = None) -> None:
+        """A problem with the input, at `line` (1-based, in the decompressed text) when known."""
+        self.problems.append(RecordError(message, line=line))
 
     @property
     def problem(self) -> str | None:
-        return "; ".join(self.problems) if self.problems else None
-
-
-def decompress(data: bytes, doc: Document) -> bytes:
-    """Gunzip when the content is gzip (by magic, not name); salvage what precedes any corruption."""
-    if not data.startswith(GZIP_MAGIC):
-        return data
-    try:
-        return _gzip.decompress(data)
-    except Exception:  # noqa: BLE001 - any decoder failure: salvage below
-        pass
-    out = bytearray()
-    pos = 0
-    try:
-        while pos < len(data) and data.startswith(GZIP_MAGIC, pos):  # multi-member gzip, member by member
-            d = zlib.decompressobj(wbits=31)
-            out += d.decompress(data[pos:])
-            if not d.eof:
-                raise zlib.error("ends before the end of the gzip stream")
-            pos = len(data) - len(d.unused_data)
-    except zlib.error as exc:
-        doc.problems.append(f"truncated or corrupt gzip ({exc}); read the {len(out)} bytes before it")
-    return bytes(out)
+        """The problems as one line, e.g. `line 12: not valid JSON (Expecting value)`; the run names the input."""
+        return "; ".join(map(str, self.problems)) if self.problems else None
 
 
 def parse(data: bytes) -> Document:
+    """Every record in `data` (gunzipped when it is gzip), and what could not be read."""
+    data, cut = gunzipped(data)
+    return parse_decompressed(data, cut)
+
+
+def parse_decompressed(data: bytes, cut: ReadError | None = None) -> Document:
+    """Like `parse`, for bytes already decompressed; `cut`: the gzip error that ended them early, if any."""
     doc = Document()
-    data = decompress(data, doc)
+    if cut is not None:
+        doc.problems.append(cut)
     if data.startswith(BOM):
         data = data[len(BOM):]
     if not data.strip():
         if not doc.problems:
-            doc.problems.append("empty file")
+            doc.note("empty file")
         return doc
     try:
         value = orjson.loads(data)
     except orjson.JSONDecodeError:
         _parse_fallback(data, doc)
     else:
-        _collect(value, doc)
+        collect(value, doc)
     if doc.unreadable and not doc.problems:
-        doc.problems.append(f"{doc.unreadable} item(s) were not CloudTrail records")
+        doc.note(f"{doc.unreadable} item(s) were not CloudTrail records")
     return doc
 
 
@@ -126,7 +112,7 @@ def _parse_fallback(data: bytes, doc: Document) -> None:
         _collect_csv(text, doc)
         return
     first_line = text.lstrip().split("\n", 1)[0]
-    if _parses(first_line) or _strip_line_prefix(first_line) != first_line:
+    if _parses(first_line) or strip_line_prefix(first_line) != first_line:
         _collect_lines(text, doc)
         return
     _collect_stream(text, doc)
@@ -136,7 +122,7 @@ def _decode_text(data: bytes, doc: Document) -> str:
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        doc.problems.append(f"invalid UTF-8 at byte {exc.start}, replaced")
+        doc.note(f"invalid UTF-8 at byte {exc.start}, replaced")
         return data.decode("utf-8", errors="replace")
 
 
@@ -148,7 +134,7 @@ def _parses(text: str) -> bool:
     return True
 
 
-def _strip_line_prefix(line: str) -> str:
+def strip_line_prefix(line: str) -> str:
     """CloudWatch Logs exports prefix each line with a timestamp: `2024-01-01T00:00:00.000Z {...}`."""
     brace = line.find("{")
     if 0 < brace <= 40 and line[:brace].strip()[:1].isdigit():
@@ -163,14 +149,14 @@ def _collect_lines(text: str, doc: Document) -> None:
         if not line:
             continue
         try:
-            value = _loads(_strip_line_prefix(line))
+            value = _loads(strip_line_prefix(line))
         except (ValueError, RecursionError):
             doc.unreadable += 1
             bad_lines.append(number)
             continue
-        _collect(value, doc)
+        collect(value, doc)
     if bad_lines:
-        doc.problems.append(f"{len(bad_lines)} line(s) are not valid JSON, first at line {bad_lines[0]}")
+        doc.note(not_json_lines(len(bad_lines)), line=bad_lines[0])
 
 
 def _collect_stream(text: str, doc: Document) -> None:
@@ -178,7 +164,7 @@ def _collect_stream(text: str, doc: Document) -> None:
     decoder = _DECODER
     pos = _skip_ws(text, 0)
     while pos < len(text):
-        if _RECORDS_OPEN.match(text, pos) or text[pos] == "[":
+        if RECORDS_OPEN.match(text, pos) or text[pos] == "[":
             pos = _salvage_array(text, pos, decoder, doc)
             if pos < 0:
                 return
@@ -187,9 +173,10 @@ def _collect_stream(text: str, doc: Document) -> None:
         try:
             value, end = decoder.raw_decode(text, pos)
         except (ValueError, RecursionError) as exc:
-            doc.problems.append(f"not valid JSON at {_where(text, pos, exc)}")
+            line, reason = _where(text, pos, exc)
+            doc.note(f"not valid JSON ({reason})", line)
             return
-        _collect(value, doc)
+        collect(value, doc)
         pos = _skip_ws(text, end)
 
 
@@ -199,7 +186,8 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
     if wrapped:
         bracket = text.find("[", pos)
         if bracket < 0:
-            doc.problems.append(f"not valid JSON at {_where(text, pos)}")
+            line, reason = _where(text, pos)
+            doc.note(f"not valid JSON ({reason})", line)
             return -1
         pos = bracket
     pos = _skip_ws(text, pos + 1)
@@ -211,27 +199,26 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
             # One element nested too deep must not hide the records after it: step over it, count it.
             end = _skip_value(text, pos)
             if end < 0:
-                doc.problems.append(f"broken JSON at {_where(text, pos, exc)}; "
-                                    f"read the {len(doc.records)} record(s) before it")
+                line, reason = _where(text, pos, exc)
+                doc.note(f"broken JSON ({reason}); read the {len(doc.records)} record(s) before it", line)
                 return -1
             doc.unreadable += 1
-            doc.problems.append(f"skipped an item at line {text.count(chr(10), 0, pos) + 1} (nesting too deep)")
+            doc.note("skipped an item (nesting too deep)", _line_at(text, pos))
             value, pos = None, end
         except ValueError as exc:
-            doc.problems.append(f"broken JSON at {_where(text, pos, exc)}; "
-                                f"read the {len(doc.records)} record(s) before it")
+            line, reason = _where(text, pos, exc)
+            doc.note(f"broken JSON ({reason}); read the {len(doc.records)} record(s) before it", line)
             return -1
         if value is not None:
-            _collect_item(value, doc, in_records=wrapped)
+            collect_item(value, doc, in_records=wrapped)
         pos = _skip_ws(text, pos)
         if pos < len(text) and text[pos] == ",":
             pos = _skip_ws(text, pos + 1)
         elif pos < len(text) and text[pos] != "]" and not repaired:
             repaired = True  # elements with no comma between them: read on, but say the file is malformed
-            doc.problems.append(f"not valid JSON (missing ',' at line {text.count(chr(10), 0, pos) + 1}); "
-                                "read on past it")
+            doc.note("not valid JSON (missing ','); read on past it", _line_at(text, pos))
     if pos >= len(text):  # the text ended inside the array: a cut file, which must not pass as complete
-        doc.problems.append(f"ends before the closing ']' (cut short?); read the {len(doc.records)} record(s) "
+        doc.note(f"ends before the closing ']' (cut short?); read the {len(doc.records)} record(s) "
                             "before the end")
         return -1
     pos += 1
@@ -261,13 +248,22 @@ def _skip_ws(text: str, pos: int) -> int:
     return pos
 
 
-def _where(text: str, pos: int, exc: Exception | None = None) -> str:
+def _where(text: str, pos: int, exc: Exception | None = None) -> tuple[int, str]:
+    """(the line, why) of a parse failure at `pos`."""
     if isinstance(exc, json.JSONDecodeError):
         pos = exc.pos
-    line = text.count("\n", 0, pos) + 1
     reason = "nesting too deep" if isinstance(exc, RecursionError) else (exc.msg if isinstance(
         exc, json.JSONDecodeError) else "unexpected content")
-    return f"line {line} ({reason})"
+    return _line_at(text, pos), reason
+
+
+def _line_at(text: str, pos: int) -> int:
+    return text.count("\n", 0, pos) + 1
+
+
+def not_json_lines(count: int) -> str:
+    """The problem of `count` lines that are not JSON, said at the first of them."""
+    return "not valid JSON" + (f", nor are {count - 1} more line(s) after it" if count > 1 else "")
 
 
 def _looks_like_csv_header(text: str) -> bool:
@@ -280,19 +276,18 @@ def _collect_csv(text: str, doc: Document) -> None:
     reader = csv.DictReader(io.StringIO(text))
     try:
         for row in reader:
-            _collect_item({k: v for k, v in row.items() if k is not None}, doc)
+            collect_item({k: v for k, v in row.items() if k is not None}, doc)
     except csv.Error as exc:
-        doc.problems.append(f"broken CSV at line {reader.line_num} ({exc}); read the {len(doc.records)} "
-                            "record(s) before it")
+        doc.note(f"broken CSV ({exc}); read the {len(doc.records)} record(s) before it", reader.line_num)
 
 
-def _collect(value: Any, doc: Document) -> None:
+def collect(value: Any, doc: Document) -> None:
     """A parsed top-level value: a container of records, or one record."""
     if isinstance(value, list):
         for item in value:
-            _collect_item(item, doc)
+            collect_item(item, doc)
         return
-    _collect_item(value, doc)
+    collect_item(value, doc)
 
 
 # Every key an unwrapper before _unwrap_native looks for. A record with an eventName and none of these would
@@ -301,7 +296,7 @@ _ENVELOPE_KEYS = frozenset(("Records", "digestStartTime", "digestS3Object", "det
                             "CloudTrailEvent", "QueryResultRows", "tables"))
 
 
-def _collect_item(item: Any, doc: Document, in_records: bool = False) -> None:
+def collect_item(item: Any, doc: Document, in_records: bool = False) -> None:
     if isinstance(item, dict) and "eventName" in item and item.keys().isdisjoint(_ENVELOPE_KEYS):
         _accept(item, doc)  # a plain record, the common case: what the loop below would decide, sooner
         return
@@ -310,7 +305,7 @@ def _collect_item(item: Any, doc: Document, in_records: bool = False) -> None:
             merged: dict = {}  # a CloudTrail Lake result row: a list of one-key objects
             for cell in item:
                 merged.update(cell)
-            _collect_item(merged, doc)
+            collect_item(merged, doc)
             return
         doc.unreadable += 1
         return
@@ -329,7 +324,7 @@ def _unwrap_records(obj: dict, doc: Document) -> bool:
     records = obj.get("Records")
     if isinstance(records, list):
         for item in records:
-            _collect_item(item, doc, in_records=True)
+            collect_item(item, doc, in_records=True)
         return True
     return False
 
@@ -346,7 +341,7 @@ def _unwrap_eventbridge(obj: dict, doc: Document) -> bool:
         return False
     detail = obj["detail"]
     if "CloudTrail" in str(obj["detail-type"]) and isinstance(detail, dict):
-        _collect_item(detail, doc)
+        collect_item(detail, doc)
     else:
         doc.skipped += 1  # some other EventBridge event that happened to land here
     return True
@@ -359,7 +354,7 @@ def _unwrap_cloudwatch(obj: dict, doc: Document) -> bool:
         doc.skipped += 1
         return True
     for event in obj["logEvents"]:
-        _unwrap_message(event, doc) if isinstance(event, dict) else _collect_item(event, doc)
+        _unwrap_message(event, doc) if isinstance(event, dict) else collect_item(event, doc)
     return True
 
 
@@ -379,14 +374,14 @@ def _collect_json_text(text: str, doc: Document) -> None:
     except (ValueError, RecursionError):
         doc.unreadable += 1
     else:
-        _collect_item(value, doc)
+        collect_item(value, doc)
 
 
 def _unwrap_lookup_events(obj: dict, doc: Document) -> bool:
     """`aws cloudtrail lookup-events` output, or one of its events: the record is a JSON string."""
     if isinstance(obj.get("Events"), list) and "Records" not in obj:
         for event in obj["Events"]:
-            _collect_item(event, doc)
+            collect_item(event, doc)
         return True
     event = obj.get("CloudTrailEvent")
     if isinstance(event, str):
@@ -399,7 +394,7 @@ def _unwrap_lake(obj: dict, doc: Document) -> bool:
     rows = obj.get("QueryResultRows")
     if isinstance(rows, list):
         for row in rows:
-            _collect_item(row, doc)
+            collect_item(row, doc)
         return True
     return False
 
@@ -421,7 +416,7 @@ def _unwrap_log_analytics(obj: dict, doc: Document) -> bool:
                  for c in columns]
         for row in rows:
             if isinstance(row, list):
-                _collect_item(dict(zip(names, row)), doc)
+                collect_item(dict(zip(names, row)), doc)
             else:
                 doc.unreadable += 1
     return True
@@ -462,7 +457,7 @@ WHOLE_PARSE_LIMIT = 16 << 20  # past this, Python objects for every record would
 
 def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
                    ends: Callable[[Any], list[int]] | None = None,
-                   keeps: Callable[[Any], bool] | None = None) -> Document:
+                   keeps: Callable[[Any], bool] | None = None) -> Document | None:
     """Like `parse`, but a delivery file's records are parsed only when they hold a needle.
 
     msgspec walks the `{"Records": [...]}` structure at memory speed without building objects, so record
@@ -470,7 +465,8 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
     needle: from `ends` (every match's end offset, one search of the whole file) when the records' places
     in the file can be proven, else by asking `wanted(raw_bytes)` of each record; then, when given,
     `keeps(raw_bytes)` of each of those. Any other shape, or a document that does not validate, goes
-    through `parse` whole, which reads every shape and salvages.
+    through `parse` whole, which reads every shape and salvages; None when such a document is too big to
+    parse whole (past WHOLE_PARSE_LIMIT): the caller splits it into records instead.
     """
     if data.startswith(BOM):
         data = memoryview(data)[len(BOM):]
@@ -479,10 +475,9 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
     except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
         raws = None  # not a delivery file, or one too odd to split here (deep nesting): `parse` salvages it
     if raws is None:
-        if len(data) > WHOLE_PARSE_LIMIT:  # a big array or NDJSON file: one record at a time, not all at once
-            from .split import split_stream
-            return split_stream([bytes(data)], wanted)[0]
-        return parse(bytes(data))
+        if len(data) > WHOLE_PARSE_LIMIT:  # a big array or NDJSON file: the caller splits it (records/split.py)
+            return None
+        return parse_decompressed(bytes(data))
     selected = _hit_records(data, raws, ends) if ends is not None else None
     doc = Document()
     chosen = [raws[i] for i in sorted(selected)] if selected is not None else [r for r in raws if wanted(r)]
@@ -493,10 +488,10 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
         try:
             item = orjson.loads(memoryview(raw))  # orjson reads the buffer msgspec found, no copy
         except orjson.JSONDecodeError:  # valid to msgspec, not to orjson (an integer past 64 bits): read whole
-            return parse(bytes(data))
-        _collect_item(item, doc, in_records=True)
+            return parse_decompressed(bytes(data))
+        collect_item(item, doc, in_records=True)
     if doc.unreadable and not doc.problems:
-        doc.problems.append(f"{doc.unreadable} item(s) were not CloudTrail records")
+        doc.note(f"{doc.unreadable} item(s) were not CloudTrail records")
     return doc
 
 
@@ -537,8 +532,3 @@ def looks_truncated(data: bytes | bytearray) -> bool:
     start = data[:64].lstrip(b" \t\r\n\xef\xbb\xbf")[:1]
     end = data[-64:].rstrip(b" \t\r\n")[-1:]
     return start in (b"{", b"[") and end not in (b"}", b"]")
-
-
-def iter_records(data: bytes) -> Iterator[dict]:
-    """Convenience for library users: the records in `data`, problems ignored."""
-    yield from parse(data).records

@@ -1,18 +1,22 @@
-"""Read one input through the prefilter: skip it unparsed, parse only its records around a hit, or all of it.
+"""An input's records, read through the prefilter: skip it unparsed, parse only its records around a hit, or all.
 
-The input is decompressed as a stream and searched chunk by chunk, so a file with no needle is never
-held whole. A file with a hit is parsed record by record (delivery files) or whole (other shapes); one
-past IN_MEMORY_LIMIT is split into records as it streams, so memory stays bounded either way.
+The input is streamed from its source (a file opened, an S3 body) and decompressed chunk by chunk, so a file
+with no needle is never held whole. A file with a hit is parsed record by record (delivery files) or whole
+(other shapes); one past IN_MEMORY_LIMIT is split into records as it streams, so memory stays bounded
+either way. Without a prefilter (matcher None) every record is parsed, under the same bound.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from itertools import chain
+from typing import Any, BinaryIO
 
+from ..errors import ReadError
+from .formats import Document, looks_truncated, parse_decompressed, parse_selected
 from .prefilter import Matcher
-from .stream import ReadError, chunks, open_input
-from .formats import Document, looks_truncated, parse, parse_selected
+from .split import split_stream
+from .stream import chunks, open_input
 
 IN_MEMORY_LIMIT = 96 << 20  # decompressed bytes held at once: with the parse around it, a worker stays < 300 MB
 
@@ -21,37 +25,52 @@ IN_MEMORY_LIMIT = 96 << 20  # decompressed bytes held at once: with the parse ar
 class Sifted:
     document: Document | None  # None: no needle anywhere, nothing parsed
     bytes: int = 0  # as stored
-    decompressed: int = 0
 
 
-def sift(item, matcher: Matcher) -> Sifted:
-    try:
-        with open_input(item) as raw:
-            data, hit, size = _read(raw, matcher)
-            stored = _stored_size(raw)
-    except ReadError:  # corrupt or truncated gzip: the whole-file reader salvages what precedes it and says so
-        data = item.read()
-        return Sifted(parse(data), len(data), len(data))
-    if data is None:
-        return Sifted(_stream_records(item, matcher) if hit else None, stored, size)
+def sift(item: Any, matcher: Matcher | None) -> Sifted:
+    """The records of `item` that `matcher` lets by (every record when it is None), and its stored size."""
+    with open_input(item) as opened:
+        raw = _Counted(opened)
+        data, hit, cut = _read(raw, matcher)
+        stored = _stored_size(opened, raw.count)
+    if data is None:  # past the limit: split as it streams, from a second pass over the source
+        return _stream_records(item, matcher, stored) if hit else Sifted(None, stored)
+    if cut is not None or matcher is None:  # a gzip cut short is salvaged whole, as without the prefilter
+        return Sifted(parse_decompressed(data, cut), stored)
     ends = matcher.ends(data)  # one search of the file answers both: is there a hit, and in which records
     if not ends:
         if not data.strip() or looks_truncated(data):
-            return Sifted(parse(bytes(data)), stored, size)  # empty or cut short: named, as without the prefilter
-        return Sifted(None, stored, size)
-    return Sifted(parse_selected(data, matcher.hit, lambda _data: ends, matcher.keeps), stored, size)
+            return Sifted(parse_decompressed(bytes(data)), stored)  # empty or cut short: named, as unfiltered
+        return Sifted(None, stored)
+    document = parse_selected(data, matcher.hit, lambda _data: ends, matcher.keeps)
+    if document is None:  # a big array or NDJSON file: one record at a time, not all at once
+        document = split_stream([bytes(data)], matcher.hit)
+    return Sifted(document, stored)
 
 
-def _stored_size(raw) -> int:
+class _Counted:
+    """Counts the stored bytes read: a stream that cannot seek (an S3 body) cannot say its size afterwards."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._raw, self.count = raw, 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._raw.read(size)
+        self.count += len(data)
+        return data
+
+
+def _stored_size(raw: BinaryIO, read: int) -> int:
     """The input's size as stored (compressed), which is what the run summary reports."""
     try:
         return raw.seek(0, 2)
-    except (OSError, ValueError):
-        return 0
+    except (OSError, ValueError, AttributeError):
+        return read
 
 
-def _read(raw, matcher: Matcher) -> tuple[bytes | None, bool, int]:
-    """(the decompressed bytes, or None past IN_MEMORY_LIMIT; for those, whether a needle occurs; the size).
+def _read(raw: Any, matcher: Matcher | None) -> tuple[bytes | None, bool, ReadError | None]:
+    """(the decompressed bytes, or None past IN_MEMORY_LIMIT; for those, whether a needle occurs; the
+    gzip error that cut the input short, if one did).
 
     Most inputs fit: they are read whole and searched once by the caller. A bigger one is searched as it
     streams, chunk by chunk with an overlap so no needle hides across a boundary, and never held whole.
@@ -59,28 +78,37 @@ def _read(raw, matcher: Matcher) -> tuple[bytes | None, bool, int]:
     blocks: list[bytes] = []
     total = 0
     stream = chunks(raw)
-    for block in stream:
-        blocks.append(block)
-        total += len(block)
-        if total > IN_MEMORY_LIMIT:
-            break
-    else:  # Most files are one block: no copy. Joining only what is kept, and only once.
-        return (blocks[0] if len(blocks) == 1 else b"".join(blocks)) if blocks else b"", False, total
-    tail = b""
-    for index, block in enumerate(chain(blocks, stream)):
-        if index >= len(blocks):
+    try:
+        for block in stream:
+            blocks.append(block)
             total += len(block)
-        if matcher.hit(tail + block if tail else block):
-            return None, True, total
-        tail = block[-matcher.overlap:] if matcher.overlap else b""
-        if index < len(blocks):
-            blocks[index] = b""  # searched: let it go
-    return None, False, total
+            if total > IN_MEMORY_LIMIT:
+                break
+        else:  # Most files are one block: no copy. Joining only what is kept, and only once.
+            return (blocks[0] if len(blocks) == 1 else b"".join(blocks)) if blocks else b"", False, None
+    except ReadError as exc:
+        return b"".join(blocks), False, exc
+    if matcher is None:
+        return None, True, None
+    tail = b""
+    try:
+        for index, block in enumerate(chain(blocks, stream)):
+            if matcher.hit(tail + block if tail else block):
+                return None, True, None
+            tail = block[-matcher.overlap:] if matcher.overlap else b""
+            if index < len(blocks):
+                blocks[index] = b""  # searched: let it go
+    except ReadError:  # cut short past the limit: the split pass keeps what precedes the damage, and names it
+        return None, True, None
+    return None, False, None
 
 
-def _stream_records(item, matcher: Matcher) -> Document:
+def _stream_records(item: Any, matcher: Matcher | None, stored: int) -> Sifted:
     """A huge input holding a needle: split it into records as it streams, parse only those that hit."""
-    from .split import split_stream
-
     with open_input(item) as raw:
-        return split_stream(chunks(raw), matcher.hit)[0]
+        document = split_stream(chunks(raw), matcher.hit if matcher is not None else _every_record)
+    return Sifted(document, stored)
+
+
+def _every_record(_raw: bytes) -> bool:
+    return True

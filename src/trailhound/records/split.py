@@ -1,6 +1,6 @@
 """Split a huge input into records while it streams, so only the records that hit are ever parsed.
 
-Used past sift.IN_MEMORY_LIMIT only: slower than msgspec's walk over a buffer, but it holds one record at a
+Used past read.IN_MEMORY_LIMIT (or formats.WHOLE_PARSE_LIMIT) only: slower than msgspec's walk over a buffer, but it holds one record at a
 time, however big the file. Strings are skipped whole (a brace or newline inside one cannot fool it).
 Shapes: a delivery file `{"Records": [...]}`, a JSON array, or one record per line.
 """
@@ -8,43 +8,53 @@ Shapes: a delivery file `{"Records": [...]}`, a JSON array, or one record per li
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import orjson
 
-from .formats import BOM, Document, _collect, _collect_item, _RECORDS_OPEN, _strip_line_prefix
+from ..errors import ReadError
+from .formats import BOM, RECORDS_OPEN, Document, collect, collect_item, not_json_lines, strip_line_prefix
 
 _TOKEN = re.compile(rb'["{}\[\]]')
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.S)
 
 
-def split_stream(blocks: Iterable[bytes], wanted: Callable[[bytes], bool]) -> tuple[Document, int]:
+def split_stream(blocks: Iterable[bytes], wanted: Callable[[bytes], bool]) -> Document:
+    """The records of a stream of decompressed blocks; only those `wanted` (their raw bytes) is true of are
+    parsed. A stream that breaks (a gzip cut short) keeps the records before the break, and names it."""
     doc = Document()
-    stream = iter(blocks)
+    stream = _until_broken(blocks, doc)
     first = b""
     for block in stream:  # enough of the start to know the shape
         first += block
         if first.lstrip(BOM + b" \t\r\n"):
             break
     head = first.lstrip(BOM + b" \t\r\n")
-    if _RECORDS_OPEN.match(head.decode("latin-1")[:64]):
-        size = _split_values(_chain(first, stream), wanted, doc, depth_of_records=2, in_records=True)
+    if RECORDS_OPEN.match(head.decode("latin-1")[:64]):
+        _split_values(_chain(first, stream), wanted, doc, depth_of_records=2, in_records=True)
     elif head.startswith(b"["):
-        size = _split_values(_chain(first, stream), wanted, doc, depth_of_records=1, in_records=False)
+        _split_values(_chain(first, stream), wanted, doc, depth_of_records=1, in_records=False)
     else:
-        size = _split_lines(_chain(first, stream), wanted, doc)
-    return doc, size
+        _split_lines(_chain(first, stream), wanted, doc)
+    return doc
 
 
-def _chain(first: bytes, rest):
+def _until_broken(blocks: Iterable[bytes], doc: Document) -> Iterator[bytes]:
+    try:
+        yield from blocks
+    except ReadError as exc:
+        doc.problems.append(exc)
+
+
+def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield first
     yield from rest
 
 
-def _split_values(blocks, wanted, doc: Document, depth_of_records: int, in_records: bool) -> int:
-    buf, pos, depth, start, size = b"", 0, 0, -1, 0
+def _split_values(blocks: Iterable[bytes], wanted: Callable[[bytes], bool], doc: Document, depth_of_records: int,
+                  in_records: bool) -> None:
+    buf, pos, depth, start = b"", 0, 0, -1
     for block in blocks:
-        size += len(block)
         keep = start if start >= 0 else pos
         buf, pos, start = buf[keep:] + block, pos - keep, (start - keep if start >= 0 else -1)
         while True:
@@ -71,25 +81,23 @@ def _split_values(blocks, wanted, doc: Document, depth_of_records: int, in_recor
                     _take(buf[start:pos], wanted, doc, in_records)
                     start = -1
     if depth > 0:
-        doc.problems.append(f"ends before its closing bracket; read the {len(doc.records)} record(s) before it")
-    return size
+        doc.note(f"ends before its closing bracket; read the {len(doc.records)} record(s) before it")
 
 
-def _take(raw: bytes, wanted, doc: Document, in_records: bool) -> None:
+def _take(raw: bytes, wanted: Callable[[bytes], bool], doc: Document, in_records: bool) -> None:
     if not wanted(raw):
         doc.unparsed += 1
         return
     try:
-        _collect_item(orjson.loads(raw), doc, in_records=in_records)
+        collect_item(orjson.loads(raw), doc, in_records=in_records)
     except orjson.JSONDecodeError as exc:
         doc.unreadable += 1
-        doc.problems.append(f"a record that holds a needle is not valid JSON ({exc})")
+        doc.note(f"a record that holds a needle is not valid JSON ({exc})")
 
 
-def _split_lines(blocks, wanted, doc: Document) -> int:
-    carry, size, number, bad = b"", 0, 0, []
+def _split_lines(blocks: Iterable[bytes], wanted: Callable[[bytes], bool], doc: Document) -> None:
+    carry, number, bad = b"", 0, list[int]()
     for block in blocks:
-        size += len(block)
         lines = (carry + block).split(b"\n")
         carry = lines.pop()
         for line in lines:
@@ -98,11 +106,10 @@ def _split_lines(blocks, wanted, doc: Document) -> int:
     if carry.strip():
         _take_line(carry, number + 1, wanted, doc, bad)
     if bad:
-        doc.problems.append(f"{len(bad)} line(s) are not valid JSON, first at line {bad[0]}")
-    return size
+        doc.note(not_json_lines(len(bad)), line=bad[0])
 
 
-def _take_line(line: bytes, number: int, wanted, doc: Document, bad: list[int]) -> None:
+def _take_line(line: bytes, number: int, wanted: Callable[[bytes], bool], doc: Document, bad: list[int]) -> None:
     line = line.strip()
     if not line:
         return
@@ -110,7 +117,7 @@ def _take_line(line: bytes, number: int, wanted, doc: Document, bad: list[int]) 
         doc.unparsed += 1
         return
     try:
-        _collect(orjson.loads(_strip_line_prefix(line.decode("utf-8", "replace"))), doc)
+        collect(orjson.loads(strip_line_prefix(line.decode("utf-8", "replace"))), doc)
     except orjson.JSONDecodeError:
         doc.unreadable += 1
         bad.append(number)

@@ -1,69 +1,89 @@
 """One input's bytes, decompressed as a stream, in chunks: memory follows the chunk, not the file.
 
-ISA-L's igzip decompresses several times faster than zlib; the standard library is the fallback. Gzip is
-recognised by its magic bytes, never by the file name; multi-member gzip reads whole.
+The one gunzip of the project: every reader (files, S3 bodies, bytes already held) goes through `chunks`.
+Gzip is recognised by its magic bytes, never by the file name; every member of a multi-member file is read.
+ISA-L's inflate is several times faster than zlib; the standard library is the fallback.
 """
 
 from __future__ import annotations
 
 import io
-from typing import BinaryIO, Iterator
+from typing import Any, BinaryIO, Iterator
+
+from ..errors import ReadError
 
 try:
-    from isal.igzip import IGzipFile as _GzipFile
-    GZIP_ENGINE = "isal"
+    from isal import isal_zlib as zlib
 except ImportError:  # pragma: no cover - exercised only where isal does not install
-    from gzip import GzipFile as _GzipFile  # type: ignore[assignment]
-    GZIP_ENGINE = "gzip"
+    import zlib  # type: ignore[no-redef]
 
 GZIP_MAGIC = b"\x1f\x8b"
 CHUNK = 8 << 20  # decompressed bytes per step: big enough for SIMD search to run at full speed
+_READ = 1 << 20  # stored (compressed) bytes read per step
 
 
-class ReadError(Exception):
-    """The stream could not be read to its end (corrupt gzip, I/O error): the caller salvages another way."""
-
-
-def open_input(item) -> BinaryIO:
-    """A binary stream over the input: its own `open()` when it has one (files), else its bytes."""
+def open_input(item: Any) -> BinaryIO:
+    """A binary stream over the input's stored bytes, straight from its source: every source's input has
+    `open()`. An input that offers only `read()` (a library user's own) is held whole."""
     opener = getattr(item, "open", None)
     return opener() if callable(opener) else io.BytesIO(item.read())
 
 
 def chunks(raw: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
-    """Decompressed chunks of `raw` (gunzipped when it starts with the gzip magic)."""
+    """Decompressed chunks of `raw`, each at most `size` bytes (gunzipped when it starts with the gzip magic).
+
+    A gzip stream that is corrupt or cut short yields what precedes the damage, then raises ReadError
+    saying how many bytes were read: the caller keeps those and names the problem.
+    """
     head = raw.read(2)
-    rest = _GzipFile(fileobj=_Rejoined(head, raw), mode="rb") if head == GZIP_MAGIC else None
-    try:
-        if rest is None:
-            if head:
-                yield head
-            source: BinaryIO = raw
-        else:
-            source = rest  # type: ignore[assignment]
-        while True:
-            block = source.read(size)
-            if not block:
-                return
+    if head != GZIP_MAGIC:
+        if head:
+            yield head
+        while block := raw.read(size):
             yield block
-    except (OSError, EOFError, ValueError) as exc:  # gzip errors are OSError/EOFError subclasses
-        raise ReadError(str(exc) or type(exc).__name__) from exc
+        return
+    yield from _gunzip(head, raw, size)
 
 
-class _Rejoined(io.RawIOBase):
-    """Puts the two peeked bytes back in front of a stream that may not seek (a socket, an S3 body)."""
+def _gunzip(head: bytes, raw: BinaryIO, size: int) -> Iterator[bytes]:
+    inflater = zlib.decompressobj(wbits=31)
+    pending, done = head, 0
+    try:
+        while True:
+            if not pending:
+                pending = raw.read(_READ)
+                if not pending:
+                    out = inflater.flush()  # what the inflater still holds once the input has ended
+                    done += len(out)
+                    if out:
+                        yield out
+                    break
+            out = inflater.decompress(pending, size)  # bounded: a gzip bomb cannot fill memory in one step
+            pending = inflater.unconsumed_tail
+            if out:
+                done += len(out)
+                yield out
+            if inflater.eof:  # a member ends: another may follow (multi-member gzip), or the input ends
+                pending = inflater.unused_data + pending
+                if len(pending) < len(GZIP_MAGIC):
+                    pending += raw.read(_READ)
+                if not pending.startswith(GZIP_MAGIC):
+                    return  # the end, or trailing bytes that are not another member: ignored, as gzip does
+                inflater = zlib.decompressobj(wbits=31)
+    except zlib.error as exc:  # type: ignore[misc]  # isal's stubs declare error as a plain name
+        raise ReadError(f"truncated or corrupt gzip ({exc}); read the {done} bytes before it") from None
+    if not inflater.eof:
+        raise ReadError("truncated or corrupt gzip (ends before the end of the gzip stream); "
+                        f"read the {done} bytes before it")
 
-    def __init__(self, head: bytes, rest: BinaryIO):
-        self._head, self._rest = head, rest
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer) -> int:
-        if self._head:
-            n = min(len(buffer), len(self._head))
-            buffer[:n], self._head = self._head[:n], self._head[n:]
-            return n
-        data = self._rest.read(len(buffer))
-        buffer[:len(data)] = data
-        return len(data)
+def gunzipped(data: bytes) -> tuple[bytes, ReadError | None]:
+    """`data` decompressed when it is gzip (as-is otherwise), and the error that cut it short, if any."""
+    if not data.startswith(GZIP_MAGIC):
+        return data, None
+    out: list[bytes] = []
+    try:
+        out.extend(chunks(io.BytesIO(data)))
+    except ReadError as exc:
+        return b"".join(out), exc
+    return b"".join(out), None

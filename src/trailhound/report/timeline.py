@@ -47,21 +47,10 @@ class Timeline:
         return self.now.severity != self.row.get("Severity") or self.now.reasons != self.row.get("Reasons")
 
 
-def load_alert(store: StateStore, alert_id: str) -> tuple[dict, dict]:
-    """The stored alert an id (or an unambiguous prefix of one) names; a ConfigError says why not."""
-    text = alert_id.strip()
-    found = store.find_alerts(text) if text else []
-    if not found:
-        raise ConfigError(f"{store.path}: no alert with id {alert_id!r}")
-    if len(found) > 1:
-        raise ConfigError(f"{store.path}: {alert_id!r} names more than one alert; give more of the id")
-    return found[0]
-
-
 def build(store: StateStore, alert_id: str, before: timedelta = timedelta(hours=2),
           after: timedelta = timedelta(hours=12), policy: ContextPolicy | None = None) -> Timeline:
     policy = policy or ContextPolicy()
-    row, raw = load_alert(store, alert_id)
+    row, raw = store.alert_record(alert_id)
     record = Record(raw)
     when = parse_time(row.get("TimeGenerated")) or record.time
     if when is None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from ..alerts.alert import Alert
 from ..errors import TrailhoundError
+from ..sources.aws import client, error_code
 
 
 class RefusedError(TrailhoundError):
@@ -92,9 +93,7 @@ class Identity:
 
 
 def caller_identity() -> Identity:
-    import boto3
-
-    found = boto3.client("sts").get_caller_identity()
+    found = client("sts").get_caller_identity()
     return Identity(account=found["Account"], arn=found["Arn"])
 
 
@@ -106,18 +105,16 @@ def check_account(plan: Plan, identity: Identity) -> None:
 
 def execute(plan: Plan) -> str:
     """Run the plan; returns the result as one line. A login profile or key already gone is a result."""
-    import boto3
     from botocore.exceptions import ClientError
 
-    client = boto3.client(plan.service)
     try:
+        iam = client(plan.service)
         if plan.operation == "DeleteLoginProfile":
-            client.delete_login_profile(**plan.params)
+            iam.delete_login_profile(**plan.params)
         else:
-            client.update_access_key(**plan.params)
+            iam.update_access_key(**plan.params)
     except ClientError as exc:
-        code = exc.response.get("Error", {}).get("Code", "")
-        if code == "NoSuchEntity":
+        if error_code(exc) == "NoSuchEntity":
             if plan.operation == "DeleteLoginProfile":
                 return f"no login profile for {plan.params['UserName']} (already removed)"
             return f"no access key {plan.params['AccessKeyId']} for {plan.params['UserName']} (already deleted)"

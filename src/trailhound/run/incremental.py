@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
 from ..engine.evaluate import Engine, InputResult, ScanResult, scan_input
-from ..sources.s3 import S3Object, client, describe_aws_error, prefetched
+from ..sources.aws import describe_aws_error, shared_client as client
+from ..sources.s3 import S3Object, prefetched
 from ..state.store import StateStore
 from ..testhooks import crash_point, slow_down
 

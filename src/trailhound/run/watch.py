@@ -26,7 +26,8 @@ from ..engine.evaluate import Engine
 from ..errors import ConfigError
 from .incremental import Outcome, process, with_etag
 from ..sources.notifications import parse_message
-from ..sources.s3 import S3Object, describe_aws_error, objects
+from ..sources.aws import describe_aws_error
+from ..sources.s3 import S3Object, objects
 from ..sources.s3_layout import Selection
 from ..sources.sqs import Heartbeat, Message, Queue
 

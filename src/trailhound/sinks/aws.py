@@ -1,26 +1,17 @@
-"""boto3 clients for the AWS sinks: botocore's own retries (standard mode: throttling, 5xx, timeouts, with
-backoff), our timeouts, and errors turned into one line."""
+"""The AWS sinks' clients and errors: sources/aws.py's, under the sink's retry policy and as DeliveryErrors."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from ..sources.aws import client as aws_client, describe_aws_error
 from .base import DeliveryError, RetryPolicy
 
 
 def client(service: str, policy: RetryPolicy, region: str | None = None) -> Any:
-    import boto3
-    from botocore.config import Config
-
-    config = Config(retries={"mode": "standard", "max_attempts": policy.retries + 1},
-                    connect_timeout=policy.timeout, read_timeout=policy.timeout)
-    return boto3.client(service, region_name=region or None, config=config)
+    return aws_client(service, region, attempts=policy.retries + 1, timeout=policy.timeout)
 
 
 def describe(label: str, exc: Exception) -> DeliveryError:
-    """A botocore error as one line: the service's code and message, or the connection problem."""
-    response = getattr(exc, "response", None)
-    if isinstance(response, dict) and "Error" in response:
-        error = response["Error"]
-        return DeliveryError(f"{label}: {error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": "))
-    return DeliveryError(f"{label}: {type(exc).__name__}: {exc}")
+    """A botocore error as one line, naming the sink."""
+    return DeliveryError(f"{label}: {describe_aws_error(exc)}")

@@ -1,8 +1,6 @@
-"""Sources: where CloudTrail lives. Each yields inputs (an origin name and a way to read its bytes)."""
-
-
-class ReadError(OSError):
-    """An input that cannot be read at all (missing, access denied, the service refused); names the cause."""
+"""Sources: where CloudTrail lives. Each yields inputs: an `origin` name, and `open()`, a binary stream over
+the input's bytes as stored (gzip or not: records/stream.py decompresses), so no input is read whole first.
+An input that cannot be read raises errors.ReadError, naming the cause."""
 
 
 def is_s3_url(text: str) -> bool:

@@ -3,21 +3,22 @@
 One input per region. Reading it pages through `LookupEvents` once per event name the rules look for
 (the API filters on one attribute per call), paced under the API's limit of 2 calls a second per account
 and region; throttling that still happens is retried with backoff by botocore. The bytes it yields are
-`lookup-events` output (`{"Events": [...]}`), a shape `shapes.parse` already reads.
+`lookup-events` output (`{"Events": [...]}`), a shape `records.formats.parse` already reads.
 """
 
 from __future__ import annotations
 
+import io
 import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, BinaryIO
 
 import orjson
 
-from . import ReadError
-from .s3 import describe_aws_error
+from ..errors import ReadError
+from .aws import client, describe_aws_error
 
 CALLS_PER_SECOND = 2.0  # LookupEvents' documented limit per account and region
 # IAM is a global service: its events are recorded in us-east-1's event history.
@@ -61,6 +62,11 @@ class EventHistoryInput:
     def origin(self) -> str:
         return f"cloudtrail-event-history:{self.region}"
 
+    def open(self) -> BinaryIO:
+        """The events as `lookup-events` output. The API answers in pages of 50, already in memory: there is
+        no stream to pass on, and a region's events for the rules' few names are small."""
+        return io.BytesIO(self.read())
+
     def read(self) -> bytes:
         from botocore.exceptions import BotoCoreError, ClientError
 
@@ -94,9 +100,5 @@ class EventHistoryInput:
         return events
 
     def _client(self) -> Any:
-        import boto3
-        from botocore.config import Config
-
         # Standard retry mode backs off exponentially (with jitter) on ThrottlingException.
-        config = Config(retries={"mode": "standard", "max_attempts": self.max_attempts})
-        return boto3.session.Session().client("cloudtrail", region_name=self.region, config=config)
+        return client("cloudtrail", self.region, attempts=self.max_attempts)

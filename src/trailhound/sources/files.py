@@ -7,7 +7,7 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import BinaryIO, Iterable, Iterator
 
 from ..errors import ConfigError
 
@@ -28,13 +28,20 @@ class FileInput:
         except OSError:
             return 0
 
-    def read(self) -> bytes:
+    def open(self) -> BinaryIO:
+        """The file's bytes as a stream: the reader takes them chunk by chunk, never the whole file at once."""
         # O_NONBLOCK and the check after opening: a FIFO, a device (/dev/zero) or a socket dropped in a
         # log folder, or a symlink to one, would otherwise hang the run or fill memory.
         fd = os.open(self.path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
-        with open(fd, "rb") as handle:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise OSError(errno.EINVAL, "not a regular file")
+        handle = open(fd, "rb")
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            handle.close()
+            raise OSError(errno.EINVAL, "not a regular file")
+        return handle
+
+    def read(self) -> bytes:
+        """The whole file (for callers that want it held: tests, tools); scanning streams it through open()."""
+        with self.open() as handle:
             return handle.read()
 
 

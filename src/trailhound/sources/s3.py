@@ -1,60 +1,23 @@
 """S3: CloudTrail where the trail delivers it. Objects as inputs, listed with partition pruning.
 
-An `S3Object` is like a `FileInput`: picklable, with `.origin` and `.read()`. The boto3 client is made
-lazily in whichever process reads, through boto3's own chain (profiles, environment, instance roles,
-`AWS_ENDPOINT_URL`); trailhound never handles credentials itself.
+An `S3Object` is like a `FileInput`: picklable, with `.origin` and `.open()`, here the object's body as
+botocore streams it (records/stream.py gunzips it chunk by chunk as it arrives). The client is made lazily
+in whichever process reads (sources/aws.py).
 """
 
 from __future__ import annotations
 
-import os
-import threading
+import io
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator
+from typing import Any, BinaryIO, Iterable, Iterator, cast
 from urllib.parse import urlsplit
 
-from ..errors import ConfigError
-from . import ReadError
+from ..errors import ConfigError, ReadError
+from .aws import describe_aws_error, shared_client as client
 from .s3_layout import Selection, partitions
 
-try:  # ISA-L inflates several times faster than zlib; the standard library is the fallback.
-    from isal import isal_zlib as zlib
-except ImportError:  # pragma: no cover - exercised only where isal does not install
-    import zlib  # type: ignore[no-redef]
-
-_CHUNK = 1 << 20
-_clients: dict[tuple[int, str], Any] = {}
-_clients_lock = threading.Lock()
-
-
-def client(service: str = "s3") -> Any:
-    """One boto3 client per process and service, shared by the download threads: clients are thread-safe
-    once made, and making one costs tens of milliseconds. Keyed by pid: a forked worker makes its own."""
-    key = (os.getpid(), service)
-    with _clients_lock:
-        if key not in _clients:
-            import boto3  # only where AWS is used: `trailhound scan` of local files must start fast
-            from botocore.config import Config
-
-            _clients[key] = boto3.session.Session().client(
-                service, config=Config(retries={"mode": "standard", "max_attempts": 5}, max_pool_connections=32))
-        return _clients[key]
-
-
-class S3ReadError(ReadError):
-    """An object that cannot be read: missing, access denied, or the connection failed."""
-
-
-def describe_aws_error(exc: Exception) -> str:
-    """One line for a botocore error: the service's code and message (ClientError), else what botocore said
-    (a connection or credentials problem)."""
-    response = getattr(exc, "response", None) or {}
-    if not response:
-        return str(exc) or type(exc).__name__
-    code = response.get("Error", {}).get("Code") or type(exc).__name__
-    message = response.get("Error", {}).get("Message") or ""
-    return f"{code}: {message}" if message and message != code else str(code)
+PREFETCH_LIMIT = 32 << 20  # stored bytes: objects up to this are downloaded ahead whole; bigger ones stream
 
 
 @dataclass(frozen=True)
@@ -64,52 +27,52 @@ class S3Object:
     bucket: str
     key: str
     etag: str = ""
-    size: int = -1
+    size: int = -1  # as listed; -1: not known
 
     @property
     def origin(self) -> str:
         return f"s3://{self.bucket}/{self.key}"
 
-    def read(self) -> bytes:
+    def open(self) -> BinaryIO:
+        """The object's body as a stream (botocore's StreamingBody reads from the connection as asked)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         try:
-            body = client().get_object(Bucket=self.bucket, Key=self.key)["Body"]
-            return _read_body(body)
+            return cast(BinaryIO, _Body(client().get_object(Bucket=self.bucket, Key=self.key)["Body"]))
         except (ClientError, BotoCoreError) as exc:
-            raise S3ReadError(describe_aws_error(exc)) from None
+            raise ReadError(describe_aws_error(exc)) from None
+
+    def read(self) -> bytes:
+        """The object's bytes as stored (gzip stays gzip), held whole: for the download-ahead threads."""
+        with self.open() as body:
+            return body.read()
 
 
-def _read_body(body: Any) -> bytes:
-    """Download and gunzip together, chunk by chunk, so decompression overlaps the transfer.
+class _Body(io.RawIOBase):
+    """A StreamingBody as a binary stream whose failures mid-transfer are ReadErrors (the run names the object)."""
 
-    When the stream is not gzip, or breaks, the bytes are returned as they came: `shapes.parse` then
-    salvages what precedes the break and names the problem.
-    """
-    raw: list[bytes] = []
-    out: list[bytes] = []
-    inflater = None
-    healthy = True
-    for chunk in body.iter_chunks(_CHUNK):
-        raw.append(chunk)
-        if not healthy:
-            continue
-        if inflater is None:
-            if len(raw) == 1 and not chunk.startswith(b"\x1f\x8b"):
-                healthy = False
-                continue
-            inflater = zlib.decompressobj(wbits=31)
+    def __init__(self, body: Any) -> None:
+        self._body = body
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        from botocore.exceptions import BotoCoreError
+
         try:
-            out.append(inflater.decompress(chunk))
-            while inflater.eof and inflater.unused_data:  # multi-member gzip: the next member starts here
-                rest = inflater.unused_data
-                inflater = zlib.decompressobj(wbits=31)
-                out.append(inflater.decompress(rest))
-        except zlib.error:
-            healthy = False
-    if healthy and inflater is not None and inflater.eof:
-        return b"".join(out)
-    return b"".join(raw)
+            return self._body.read(None if size is None or size < 0 else size)
+        except (BotoCoreError, OSError) as exc:
+            raise ReadError(f"the download broke ({describe_aws_error(exc)})") from None
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.read(len(buffer))
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        self._body.close()
+        super().close()
 
 
 def parse_url(url: str) -> tuple[str, str]:
@@ -144,7 +107,9 @@ def list_folders(bucket: str, prefix: str) -> list[str]:
 
 
 def prefetched(inputs: Iterable[Any], threads: int = 8) -> Iterator[Any]:
-    """The same inputs, in order, with their downloads running `threads` at a time ahead of the reader.
+    """The same inputs, in order, with the downloads of small objects running `threads` at a time ahead of
+    the reader. Objects bigger than PREFETCH_LIMIT (or of unknown size) and other inputs are not
+    downloaded ahead: they stream when read, so memory follows the chunk, never a big object.
 
     Lookahead is bounded (2 x threads) so memory stays flat however many objects are listed.
     """
@@ -152,28 +117,32 @@ def prefetched(inputs: Iterable[Any], threads: int = 8) -> Iterator[Any]:
         yield from inputs
         return
     pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="s3-read")
-    window: list[tuple[Any, Future]] = []
+    window: list[Any] = []
     try:
         for item in inputs:
-            window.append((item, pool.submit(item.read)))
+            small = isinstance(item, S3Object) and 0 <= item.size <= PREFETCH_LIMIT
+            window.append(_Fetched(item, pool.submit(item.read)) if small else item)
             if len(window) >= 2 * threads:
-                yield _Fetched(*window.pop(0))
+                yield window.pop(0)
         while window:
-            yield _Fetched(*window.pop(0))
+            yield window.pop(0)
     finally:  # a consumer that stops early (a signal) abandons what was not started yet
         pool.shutdown(wait=True, cancel_futures=True)
 
 
 class _Fetched:
-    """An input whose bytes were downloaded by the pool: `read()` hands them over (or the read's error)."""
+    """An object whose stored bytes the pool downloaded: `open()` hands them over (or the download's error)."""
 
-    def __init__(self, item: Any, future: Future) -> None:
+    def __init__(self, item: S3Object, future: Future) -> None:
         self.item = item
         self._future = future
 
     @property
     def origin(self) -> str:
         return self.item.origin
+
+    def open(self) -> BinaryIO:
+        return io.BytesIO(self._future.result())
 
     def read(self) -> bytes:
         return self._future.result()
@@ -191,8 +160,11 @@ class Unlisted:
     def origin(self) -> str:
         return self.url
 
-    def read(self) -> bytes:
+    def open(self) -> BinaryIO:
         raise ReadError(f"cannot list ({self.reason})")
+
+    def read(self) -> bytes:
+        return self.open().read()
 
 
 def objects(url: str, selection: Selection, now: Any = None) -> Iterator[S3Object | Unlisted]:

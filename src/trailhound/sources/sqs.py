@@ -10,7 +10,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .s3 import client, describe_aws_error
+from .aws import describe_aws_error, shared_client as client
 
 
 @dataclass(frozen=True)

@@ -49,17 +49,8 @@ def _select(store: StateStore, where: str = "", params: tuple = ()) -> list[Stor
 
 
 def find(store: StateStore, alert_id: str) -> StoredAlert:
-    """An alert by its id or a unique prefix of at least six characters; ConfigError naming it otherwise."""
-    key = alert_id.strip().lower()
-    if len(key) < MIN_PREFIX or not all(c in "0123456789abcdef" for c in key):
-        raise ConfigError(f"alert id {alert_id!r}: give the 16-hex-digit id (or at least {MIN_PREFIX} of its "
-                          "first digits) that `trailhound alerts list` shows")
-    found = _select(store, "WHERE id LIKE ?", (key + "%",))
-    if not found:
-        raise ConfigError(f"alert id {alert_id!r}: no such alert in {store.path}")
-    if len(found) > 1:
-        raise ConfigError(f"alert id {alert_id!r}: matches {len(found)} alerts; give more digits")
-    return found[0]
+    """An alert by its id or a unique prefix of at least six hex digits; ConfigError naming it otherwise."""
+    return _select(store, "WHERE id=?", (store.resolve_alert_id(alert_id, MIN_PREFIX),))[0]
 
 
 def list_alerts(store: StateStore, status: str | None = None, since: datetime | None = None,

@@ -12,7 +12,7 @@ import time
 from dataclasses import dataclass
 
 from ..alerts.alert import Alert
-from .store import StateStore, alert_from_stored
+from .store import StateStore, alert_from_stored, queue_deliveries
 
 CLAIM_LEASE_S = 600.0  # a claim older than this belongs to a run that died: free to take
 
@@ -27,8 +27,7 @@ class Pending:
 def enqueue(store: StateStore, alerts: list[Alert], sink_ids: list[str], now: float | None = None) -> None:
     now = time.time() if now is None else now
     with store.transaction() as db:
-        db.executemany("INSERT OR IGNORE INTO deliveries (alert_id, sink_id, queued_at) VALUES (?,?,?)",
-                       [(alert.id, sink_id, now) for alert in alerts for sink_id in sink_ids])
+        queue_deliveries(db, [alert.id for alert in alerts], sink_ids, now)
 
 
 def claim(store: StateStore, sink_id: str, now: float | None = None) -> list[Alert]:

@@ -206,8 +206,7 @@ class StateStore:
                      _json(alert.raw), 0 if self.track_delivery else 1))
                 # Queued with the alert, in its transaction: a crash before the sinks are reached leaves the
                 # deliveries pending for the next run, never an alert stored and silently never sent.
-                db.executemany("INSERT OR IGNORE INTO deliveries (alert_id, sink_id, queued_at) VALUES (?,?,?)",
-                               [(alert.id, sink_id, now) for sink_id in self.sink_ids])
+                queue_deliveries(db, [alert.id], self.sink_ids, now)
                 result.new.append(alert)
         return result
 
@@ -301,11 +300,28 @@ class StateStore:
                 found[event["Key"]] = event
         return list(found.values())
 
-    def find_alerts(self, id_prefix: str, limit: int = 2) -> list[tuple[dict, dict]]:
-        """Stored alerts (row, raw record) whose id starts with `id_prefix`: one when it is unambiguous."""
-        rows = self.db.execute("SELECT row, raw FROM alerts WHERE id LIKE ? ESCAPE '\\' ORDER BY id LIMIT ?",
-                               (_like_prefix(id_prefix), limit)).fetchall()
-        return [(orjson.loads(row), orjson.loads(raw)) for row, raw in rows]
+    def resolve_alert_id(self, alert_id: str, min_digits: int = 1) -> str:
+        """The full id of the one stored alert that `alert_id` names: its id, or an unambiguous prefix of at
+        least `min_digits` hex digits. A ConfigError naming the store says why not (the one finder of alerts
+        by id: lifecycle, timeline and report go through it)."""
+        key = alert_id.strip().lower()
+        if len(key) < max(min_digits, 1) or not all(c in "0123456789abcdef" for c in key):
+            raise ConfigError(f"{self.path}: no alert with id {alert_id!r}: give the 16-hex-digit id (or at least "
+                              f"{max(min_digits, 1)} of its first digits) that `trailhound alerts list` shows")
+        # Hex digits only, checked above: nothing in the key is a LIKE wildcard.
+        found = [row[0] for row in self.db.execute("SELECT id FROM alerts WHERE id LIKE ? ORDER BY id LIMIT 2",
+                                                    (key + "%",))]
+        if not found:
+            raise ConfigError(f"{self.path}: no alert with id {alert_id!r}")
+        if len(found) > 1:
+            raise ConfigError(f"{self.path}: alert id {alert_id!r} names more than one alert; give more of its digits")
+        return found[0]
+
+    def alert_record(self, alert_id: str) -> tuple[dict, dict]:
+        """The stored alert (row as raised, raw record) that `alert_id` names (see resolve_alert_id)."""
+        row, raw = self.db.execute("SELECT row, raw FROM alerts WHERE id=?",
+                                   (self.resolve_alert_id(alert_id),)).fetchone()
+        return orjson.loads(row), orjson.loads(raw)
 
     def _mark_processed(self, db: sqlite3.Connection, marks: Iterable[ObjectMark], now: float) -> None:
         db.executemany("INSERT OR IGNORE INTO processed_objects (bucket, key, etag, processed_at, run_id)"
@@ -318,6 +334,13 @@ class StateStore:
     def count(self, table: str) -> int:
         assert table in ("alerts", "exclusions", "related_events", "processed_objects")
         return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+
+
+def queue_deliveries(db: sqlite3.Connection, alert_ids: Iterable[str], sink_ids: Iterable[str], now: float) -> None:
+    """Queue each alert's delivery to each sink; one already queued is left as it is (pending or done)."""
+    sinks = tuple(sink_ids)
+    db.executemany("INSERT OR IGNORE INTO deliveries (alert_id, sink_id, queued_at) VALUES (?,?,?)",
+                   [(alert_id, sink_id, now) for alert_id in alert_ids for sink_id in sinks])
 
 
 def alert_from_stored(row: str, raw: str, rule_id: str, event_key: str, origin: str | None) -> Alert:
@@ -364,10 +387,6 @@ def _json(value: Any) -> str:
 def _iso_minus(iso: str | None, seconds: float) -> str | None:
     when = parse_time(iso)
     return format_time(when - timedelta(seconds=seconds)) if when else None
-
-
-def _like_prefix(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 def _statements(script: str) -> list[str]:
