@@ -3,7 +3,7 @@ promise that `scan`, `watch` and the library give the same alerts for the same i
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 import boto3
@@ -15,8 +15,17 @@ from trailhound.demo import DAY, write_demo
 from trailhound.errors import ConfigError
 from trailhound.run.local import scan_inputs, scan_paths, workers_for
 from trailhound.run.pipeline import Run, build_context, check_dedup_fields, rules_named
-from trailhound.run.settings import (ContextSettings, DetectionSettings, ExecutionSettings, InputSettings,
-                                     OutputSettings, Settings, WatchSettings, from_keywords, split_values)
+from trailhound.run.settings import (
+    ContextSettings,
+    DetectionSettings,
+    ExecutionSettings,
+    InputSettings,
+    OutputSettings,
+    Settings,
+    WatchSettings,
+    from_keywords,
+    split_values,
+)
 from trailhound.sources.files import iter_files
 from trailhound.state.store import StateStore
 
@@ -44,7 +53,7 @@ def test_scan_watch_and_the_library_give_the_same_alerts_severities_and_reasons(
     s3.create_bucket(Bucket="trail")
     for path in files:
         s3.put_object(Bucket="trail", Key=path.relative_to(root).as_posix(), Body=path.read_bytes())
-    days = (datetime.now(timezone.utc) - DAY).days + 2  # the demo's day, and no more: each day is a listing
+    days = (datetime.now(UTC) - DAY).days + 2  # the demo's day, and no more: each day is a listing
     watched = run_cli("watch", "s3://trail", "--state", str(tmp_path / "state.db"), "--once",
                       "--lookback", f"{days}d", "--format", "jsonl")
     assert watched.returncode == 0, watched.stderr

@@ -12,8 +12,15 @@ from ..alerts.render import write_alerts
 from ..alerts.textsafe import inert
 from ..errors import ConfigError
 from ..run.pipeline import Run, ScanResult, Summary
-from ..run.settings import (ContextSettings, DeliverySettings, DetectionSettings, ExecutionSettings,
-                            InputSettings, OutputSettings, Settings)
+from ..run.settings import (
+    ContextSettings,
+    DeliverySettings,
+    DetectionSettings,
+    ExecutionSettings,
+    InputSettings,
+    OutputSettings,
+    Settings,
+)
 from ..testhooks import crash_point
 from . import options as o
 from .common import EXIT_ALERTS, EXIT_BAD_INPUT, EXIT_UNDELIVERED, EXIT_USAGE, fail

@@ -45,11 +45,20 @@ def watch(
     Exit codes: 0 stopped (SIGINT/SIGTERM) or drained; 1 with --once, some object or message could not be
     processed (it was named, and left for the next run or the queue's redrive policy); 2 usage error.
     """
+    from ..alerts.alert import Alert
     from ..alerts.render import write_alerts
     from ..run import logs
     from ..run.pipeline import Run
-    from ..run.settings import (ContextSettings, DeliverySettings, DetectionSettings, ExecutionSettings,
-                                InputSettings, OutputSettings, Settings, WatchSettings)
+    from ..run.settings import (
+        ContextSettings,
+        DeliverySettings,
+        DetectionSettings,
+        ExecutionSettings,
+        InputSettings,
+        OutputSettings,
+        Settings,
+        WatchSettings,
+    )
     from ..run.watch import Watcher
     from ..sources import select
     from .delivery import report_delivery
@@ -72,7 +81,7 @@ def watch(
         select.require_boto3()
         with Run.from_settings(settings) as run:
 
-            def emit(alerts: list) -> None:
+            def emit(alerts: list[Alert]) -> None:
                 run.emit(alerts, lambda out: write_alerts(out, output.format))
                 if run.sinks:
                     report_delivery(run.deliver(alerts), settings.state)

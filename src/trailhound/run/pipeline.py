@@ -41,7 +41,7 @@ class Enricher(Protocol):
     they need not all be held at once); the call, once per run before the allowlist and the state store, may
     add context to alerts and change their severity (with reasons)."""
 
-    def remember(self, related: list[dict], state: StateStore | None) -> None: ...
+    def remember(self, related: list[dict[str, Any]], state: StateStore | None) -> None: ...
 
     def __call__(self, alerts: list[Alert], state: StateStore | None) -> None: ...
 
@@ -66,7 +66,7 @@ class Summary:
     prefiltered: int = 0  # inputs holding no needle: skipped unparsed
     bad_inputs: list[tuple[str, str]] = field(default_factory=list)
     tracebacks: list[tuple[str, str]] = field(default_factory=list)
-    excluded_by: Counter = field(default_factory=Counter)
+    excluded_by: Counter[str] = field(default_factory=Counter)
     expired_entries: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -258,10 +258,10 @@ class Run:
                          ) -> tuple[list[Alert], list[tuple[Alert, Exclusion]]]:
         if self.allowlist is None:
             return alerts, []
-        for index, entry in self.allowlist.expired(self.today):
+        for index, expired in self.allowlist.expired(self.today):
             summary.expired_entries.append(
-                f"{self.allowlist.source}: [[exclude]] entry {index} ({entry.describe()}) expired on "
-                f"{entry.expires} and no longer applies")
+                f"{self.allowlist.source}: [[exclude]] entry {index} ({expired.describe()}) expired on "
+                f"{expired.expires} and no longer applies")
         kept: list[Alert] = []
         excluded: list[tuple[Alert, Exclusion]] = []
         for alert in alerts:
