@@ -52,14 +52,14 @@ def _fill(count: int, records_per_object: int) -> None:
 
 
 def _scan(threads: int) -> float:
-    from trailhound.engine.evaluate import Engine
+    from trailhound.run.pipeline import Run
     from trailhound.run.incremental import process
     from trailhound.engine.rules import load_rules
     from trailhound.sources.s3 import objects
     from trailhound.sources.s3_layout import Selection
 
     started = time.perf_counter()
-    outcome = process(Engine(load_rules()), objects("s3://bench", Selection()), threads)
+    outcome = process(Run(load_rules()), objects("s3://bench", Selection()), threads)
     assert not outcome.failed, outcome.failed
     return time.perf_counter() - started
 

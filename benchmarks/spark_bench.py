@@ -19,7 +19,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from trailhound.demo import write_demo
-from trailhound.engine.evaluate import Engine
+from trailhound.run.local import scan_inputs
+from trailhound.run.pipeline import Run
 from trailhound.engine.rules import load_rules
 from trailhound.sources.files import iter_files
 from trailhound.run.spark import SparkOptions, scan_on_spark, session
@@ -54,7 +55,7 @@ def embedded(root: Path, repeat: int):
     best, result = float("inf"), None
     for _ in range(repeat):
         started = time.perf_counter()
-        result = Engine(load_rules()).run(iter_files([str(root)]))
+        result = scan_inputs(Run(load_rules()), iter_files([str(root)]))
         best = min(best, time.perf_counter() - started)
     return best, result
 
@@ -67,10 +68,10 @@ def on_spark(root: Path, cores: int, repeat: int):
     startup = time.perf_counter() - started
     best, result = float("inf"), None
     try:
-        scan_on_spark(Engine(load_rules()), [str(root)], options, spark=spark)  # warm the Python workers
+        scan_on_spark(Run(load_rules()), [str(root)], options, spark=spark)  # warm the Python workers
         for _ in range(repeat):
             started = time.perf_counter()
-            result = scan_on_spark(Engine(load_rules()), [str(root)], options, spark=spark).result
+            result = scan_on_spark(Run(load_rules()), [str(root)], options, spark=spark).result
             best = min(best, time.perf_counter() - started)
     finally:
         spark.stop()

@@ -7,7 +7,8 @@ from datetime import date
 import pytest
 
 from trailhound.engine.allowlist import load_allowlist
-from trailhound.engine.evaluate import Engine
+from trailhound.run.local import scan_inputs
+from trailhound.run.pipeline import Run
 from trailhound.errors import ConfigError
 from trailhound.engine.rules import load_rules
 from trailhound.sources.files import iter_files
@@ -27,7 +28,7 @@ def allowlist(tmp_path, text):
 
 def run(tmp_path, allow, state=None, today=None):
     write(tmp_path / "logs/a.json", [record(eventID="e-1", userIdentity=TERRAFORM), record(eventID="e-2")])
-    return Engine(load_rules(), allowlist=allow, state=state, today=today).run(iter_files([str(tmp_path / "logs")]))
+    return scan_inputs(Run(load_rules(), allowlist=allow, state=state, today=today), iter_files([str(tmp_path / "logs")]))
 
 
 ENTRY = '''

@@ -15,7 +15,9 @@ import re
 import orjson
 import pytest
 
-from trailhound.engine.evaluate import Engine
+from trailhound.run.local import scan_inputs
+
+from trailhound.run.pipeline import Run
 from trailhound.records.record import Record
 from trailhound.engine.rules import load_rules
 from trailhound.engine.rules.iam_login_profile import PasswordAssignedToExistingIAMUser
@@ -161,7 +163,7 @@ def test_a_too_deep_item_is_counted_and_the_records_after_it_are_kept(corpus):
 
 def test_unreadable_items_are_counted_in_the_summary(corpus):
     root, _, _ = corpus
-    result = Engine(load_rules()).run([FileInput(str(root / "bad/mixed-lines.jsonl")),
+    result = scan_inputs(Run(load_rules()), [FileInput(str(root / "bad/mixed-lines.jsonl")),
                                        FileInput(str(root / "bad/nested.json"))])
     assert result.summary.unreadable == 2
     assert [origin.rsplit("/", 1)[1] for origin, _ in result.summary.bad_inputs] == ["mixed-lines.jsonl",
@@ -188,7 +190,7 @@ def test_an_input_that_fails_unexpectedly_costs_only_that_input(tmp_path, capsys
     from trailhound.cli.scan import report
 
     write(tmp_path / "a.json", [rec("survivor")])
-    result = Engine(load_rules()).run([Exploding(), FileInput(str(tmp_path / "a.json"))])
+    result = scan_inputs(Run(load_rules()), [Exploding(), FileInput(str(tmp_path / "a.json"))])
     assert [a.row["EventID"] for a in result.alerts] == ["survivor"]
     ((origin, reason),) = result.summary.bad_inputs
     assert origin == Exploding.origin and "RuntimeError" in reason

@@ -263,13 +263,14 @@ def test_a_state_file_from_before_delivery_tracking_counts_its_alerts_as_emitted
 
 
 def test_a_library_run_without_delivery_tracking_stores_alerts_as_emitted(tmp_path):
-    from trailhound.engine.evaluate import Engine
+    from trailhound.run.local import scan_inputs
+    from trailhound.run.pipeline import Run
     from trailhound.engine.rules import load_rules
     from trailhound.sources.files import iter_files
 
     write(tmp_path / "logs/a.json", [record()])
     with StateStore(tmp_path / "state.db") as store:
-        assert len(Engine(load_rules(), state=store).run(iter_files([str(tmp_path / "logs")])).alerts) == 1
+        assert len(scan_inputs(Run(load_rules(), state=store), iter_files([str(tmp_path / "logs")])).alerts) == 1
         assert store.pending() == 0
     assert not (tmp_path / "state.db.runs").exists()
 

@@ -12,7 +12,9 @@ import pytest
 from trailhound.alerts.alert import alert_columns
 from trailhound.context.assess import CONTEXT_COLUMNS, ContextPolicy, policy_from_options
 from trailhound.demo import write_demo
-from trailhound.engine.evaluate import Engine, ScanOptions
+from trailhound.engine.evaluate import ScanOptions
+from trailhound.run.local import scan_inputs
+from trailhound.run.pipeline import Run
 from trailhound.errors import ConfigError
 from trailhound.records.record import Record
 from trailhound.context.collect import RelatedEvents
@@ -29,9 +31,9 @@ TERRAFORM = role("provisioning", "terraform-apply-1")
 
 
 def scan(*paths, state=None, policy=None, prefilter=True):
-    engine = Engine(load_rules(), ScanOptions(collectors=(RelatedEvents(),), prefilter=prefilter), state=state,
-                    enrichers=(enricher(policy),))
-    return engine.run(iter_files([str(p) for p in paths]))
+    run = Run(load_rules(), ScanOptions(collectors=(RelatedEvents(),), prefilter=prefilter), state=state,
+              enrichers=(enricher(policy),))
+    return scan_inputs(run, iter_files([str(p) for p in paths]))
 
 
 def enricher(policy=None):
@@ -280,9 +282,9 @@ def test_every_record_the_collector_keeps_holds_one_of_its_needles(tmp_path):
 def test_dedup_entity_follows_a_severity_the_context_changed(tmp_path):
     write(tmp_path / "a.json", [login_profile("svc-reporting", "2026-11-27T14:06:00Z"),
                                 console_login("svc-reporting", "2026-11-27T14:31:00Z", ATTACKER_IP)])
-    engine = Engine(load_rules(), ScanOptions(dedup_fields=("Severity", "TargetUserName"),
-                                              collectors=(RelatedEvents(),)), enrichers=(enricher(),))
-    (alert,) = engine.run(iter_files([str(tmp_path)])).alerts
+    run = Run(load_rules(), ScanOptions(dedup_fields=("Severity", "TargetUserName"),
+                                        collectors=(RelatedEvents(),)), enrichers=(enricher(),))
+    (alert,) = scan_inputs(run, iter_files([str(tmp_path)])).alerts
     assert alert.row["DedupEntity"] == "Critical|svc-reporting"
 
 

@@ -6,7 +6,9 @@ import csv
 
 import pytest
 
-from trailhound.engine.evaluate import Engine
+from trailhound.run.local import scan_inputs
+
+from trailhound.run.pipeline import Run
 from trailhound.records.record import Record
 from trailhound.engine.rules.iam_login_profile import PasswordAssignedToExistingIAMUser
 from trailhound.records.formats import parse
@@ -37,7 +39,7 @@ def test_no_corpus_file_crashes_the_reader_or_the_rule():
 
 def test_stratus_create_login_profile_detonation_alerts():
     detonation = CORPUS / "stratus-red-team/docs/detonation-logs/aws.persistence.iam-create-user-login-profile.json"
-    result = Engine([RULE]).run(iter_files([str(detonation)]))
+    result = scan_inputs(Run([RULE]), iter_files([str(detonation)]))
     (alert,) = result.alerts
     assert alert.row["TargetUserName"] == "stratus-red-team-login-profile-user"
     assert alert.row["UserIdentityArn"].endswith(":user/christophe") and alert.row["Outcome"] == "success"

@@ -6,7 +6,9 @@ import sqlite3
 import time
 
 from trailhound.alerts.alert import dedup_entity
-from trailhound.engine.evaluate import Engine, ScanOptions
+from trailhound.engine.evaluate import ScanOptions
+from trailhound.run.local import scan_inputs
+from trailhound.run.pipeline import Run
 from trailhound.engine.rules import load_rules
 from trailhound.sources.files import iter_files
 from trailhound.state.store import StateStore
@@ -15,8 +17,8 @@ from .helpers import record, write
 
 
 def scan(paths, state=None, fields=("EventID",), window=7200.0):
-    engine = Engine(load_rules(), ScanOptions(dedup_fields=tuple(fields)), state=state, dedup_window_s=window)
-    return engine.run(iter_files([str(p) for p in paths]))
+    run = Run(load_rules(), ScanOptions(dedup_fields=tuple(fields)), state=state, dedup_window_s=window)
+    return scan_inputs(run, iter_files([str(p) for p in paths]))
 
 
 def test_dedup_entity_joins_fields_sorted_by_name():

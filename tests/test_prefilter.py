@@ -13,7 +13,9 @@ from trailhound.records import formats as shapes
 
 from trailhound.records import read as sift
 from trailhound.demo import write_demo
-from trailhound.engine.evaluate import Engine, ScanOptions
+from trailhound.engine.evaluate import ScanOptions
+from trailhound.run.local import scan_inputs
+from trailhound.run.pipeline import Run
 from trailhound.records.prefilter import NON_ASCII_FOLDS, PortableMatcher, hiding_patterns, make_matcher
 from trailhound.context.collect import RelatedEvents
 from trailhound.engine.rules import load_rules
@@ -25,7 +27,7 @@ RULES = load_rules()
 
 
 def alerts(paths, **options):
-    result = Engine(RULES, ScanOptions(**options)).run(iter_files([str(p) for p in paths]))
+    result = scan_inputs(Run(RULES, ScanOptions(**options)), iter_files([str(p) for p in paths]))
     return [a.as_dict() for a in result.alerts], result.summary
 
 

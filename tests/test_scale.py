@@ -46,10 +46,11 @@ def test_bad_worker_count_is_a_usage_error(tmp_path):
 # test process would report the parent's size.
 _PEAK = textwrap.dedent("""
     import sys
-    from trailhound.engine.evaluate import Engine
+    from trailhound.run.local import scan_inputs
+    from trailhound.run.pipeline import Run
     from trailhound.engine.rules import load_rules
     from trailhound.sources.files import iter_files
-    result = Engine(load_rules()).run(iter_files(sys.argv[1:]))
+    result = scan_inputs(Run(load_rules()), iter_files(sys.argv[1:]))
     hwm = [line for line in open("/proc/self/status") if line.startswith("VmHWM:")][0].split()[1]
     print(len(result.alerts), result.summary.bad_inputs, hwm)
 """)

@@ -11,7 +11,9 @@ import orjson
 import pytest
 
 from trailhound.engine.allowlist import load_allowlist
-from trailhound.engine.evaluate import Engine, ScanOptions
+from trailhound.engine.evaluate import ScanOptions
+from trailhound.run.local import scan_inputs
+from trailhound.run.pipeline import Run
 from trailhound.errors import ConfigError
 from trailhound.records.record import parse_time
 from trailhound.engine.rules import load_rules
@@ -112,8 +114,8 @@ def shapes(tmp_path):
     return root
 
 
-def engine(**kwargs) -> Engine:
-    return Engine(load_rules(), kwargs.pop("options", ScanOptions()), **kwargs)
+def make_run(**kwargs) -> Run:
+    return Run(load_rules(), kwargs.pop("options", ScanOptions()), **kwargs)
 
 
 def outcome(result) -> tuple[list[dict], list[str], dict]:
@@ -123,8 +125,8 @@ def outcome(result) -> tuple[list[dict], list[str], dict]:
 
 
 def test_every_record_shape_gives_the_same_alerts_counts_and_problems(spark, shapes):
-    local = engine().run(iter_files([str(shapes)]))
-    distributed = scan_on_spark(engine(), [str(shapes)], spark=spark)
+    local = scan_inputs(make_run(), iter_files([str(shapes)]))
+    distributed = scan_on_spark(make_run(), [str(shapes)], spark=spark)
     assert {a.row["EventID"] for a in local.alerts} | {"trunc-0"} >= ALERTING, "the fixture lost a shape"
     assert outcome(distributed.result) == outcome(local)
     # Spark reads all but the files its reader leaves out; the driver reads those, so none is lost.
@@ -135,7 +137,7 @@ def test_every_record_shape_gives_the_same_alerts_counts_and_problems(spark, sha
 
 
 def test_a_bad_file_is_named_and_the_job_goes_on(spark, shapes):
-    scan = scan_on_spark(engine(), [str(shapes)], spark=spark)
+    scan = scan_on_spark(make_run(), [str(shapes)], spark=spark)
     problems = dict(scan.result.summary.bad_inputs)
     for name, says in (("bad/broken.json", "record(s) before it"), ("bad/truncated.json.gz", "truncated or corrupt"),
                        ("bad/bad-lines.jsonl", "line 2"), ("bad/invalid-utf8.jsonl", "invalid UTF-8"),
@@ -151,8 +153,8 @@ def test_time_window_and_dedup_fields_travel_to_the_executors(spark, tmp_path):
                                             alerting("undated", eventTime="soon")]})
     options = ScanOptions(since=parse_time("2026-01-01T00:00:00Z"),
                           dedup_fields=("TimeGenerated", "AWSRegion"))
-    local = engine(options=options).run(iter_files([str(tmp_path)]))
-    scan = scan_on_spark(engine(options=options), [str(tmp_path)], spark=spark)
+    local = scan_inputs(make_run(options=options), iter_files([str(tmp_path)]))
+    scan = scan_on_spark(make_run(options=options), [str(tmp_path)], spark=spark)
     assert outcome(scan.result) == outcome(local)
     assert [a.row["DedupEntity"] for a in scan.result.alerts] == ["us-east-1|2026-11-27T14:06:00Z", "us-east-1|soon"]
     assert scan.result.summary.out_of_range == 1
@@ -161,11 +163,11 @@ def test_time_window_and_dedup_fields_travel_to_the_executors(spark, tmp_path):
 def test_state_remembers_alerts_across_engines(spark, tmp_path):
     write(tmp_path / "logs/a.json", [alerting("e-1"), alerting("e-2")])
     with StateStore(tmp_path / "state.db") as store:
-        first = scan_on_spark(engine(state=store), [str(tmp_path / "logs")], spark=spark).result
+        first = scan_on_spark(make_run(state=store), [str(tmp_path / "logs")], spark=spark).result
     with StateStore(tmp_path / "state.db") as store:
-        again_local = engine(state=store).run(iter_files([str(tmp_path / "logs")]))
+        again_local = scan_inputs(make_run(state=store), iter_files([str(tmp_path / "logs")]))
     with StateStore(tmp_path / "state.db") as store:
-        again_spark = scan_on_spark(engine(state=store), [str(tmp_path / "logs")], spark=spark).result
+        again_spark = scan_on_spark(make_run(state=store), [str(tmp_path / "logs")], spark=spark).result
     assert len(first.alerts) == 2
     assert again_local.alerts == again_spark.alerts == []
     assert again_local.summary.already_alerted == again_spark.summary.already_alerted == 2
@@ -177,8 +179,8 @@ def test_allowlist_excludes_the_same_alerts(spark, tmp_path):
         '[[exclude]]\nrule = "0xFF-0237"\nreason = "provisioning host"\nowner = "iam@example.com"\n'
         'SourceIpAddress = "203.0.113.66"\n')
     allow = load_allowlist(tmp_path / "allow.toml")
-    local = engine(allowlist=allow).run(iter_files([str(tmp_path / "logs")]))
-    scan = scan_on_spark(engine(allowlist=allow), [str(tmp_path / "logs")], spark=spark)
+    local = scan_inputs(make_run(allowlist=allow), iter_files([str(tmp_path / "logs")]))
+    scan = scan_on_spark(make_run(allowlist=allow), [str(tmp_path / "logs")], spark=spark)
     assert outcome(scan.result) == outcome(local)
     assert [a.row["EventID"] for a in scan.result.alerts] == ["e-2"] and scan.result.summary.excluded == 1
 
@@ -186,8 +188,8 @@ def test_allowlist_excludes_the_same_alerts(spark, tmp_path):
 def test_partitions_spread_the_files_without_changing_the_alerts(spark, tmp_path):
     for i in range(12):
         write(tmp_path / f"logs/{i:02d}.json", [alerting(f"e-{i}")])
-    one = scan_on_spark(engine(), [str(tmp_path / "logs")], SparkOptions(partitions=1), spark=spark)
-    many = scan_on_spark(engine(), [str(tmp_path / "logs")], SparkOptions(partitions=6), spark=spark)
+    one = scan_on_spark(make_run(), [str(tmp_path / "logs")], SparkOptions(partitions=1), spark=spark)
+    many = scan_on_spark(make_run(), [str(tmp_path / "logs")], SparkOptions(partitions=6), spark=spark)
     assert one.stats.partitions == 1 and many.stats.partitions >= 6
     assert outcome(one.result) == outcome(many.result) and len(many.result.alerts) == 12
 
@@ -197,8 +199,8 @@ def test_a_uri_is_listed_and_read_through_hadoop(spark, tmp_path):
     write(tmp_path / "logs/deep/b.json", [alerting("e-2")])
     write(tmp_path / "logs/empty.json", b"")
     uri = (tmp_path / "logs").as_uri()
-    scan = scan_on_spark(engine(), [uri], spark=spark)
-    local = engine().run(iter_files([str(tmp_path / "logs")]))
+    scan = scan_on_spark(make_run(), [uri], spark=spark)
+    local = scan_inputs(make_run(), iter_files([str(tmp_path / "logs")]))
     assert [a.row for a in scan.result.alerts] == [a.row for a in local.alerts]
     assert [a.origin for a in scan.result.alerts] == [f"file:{tmp_path}/logs/a.json.gz",
                                                       f"file:{tmp_path}/logs/deep/b.json"]
@@ -209,15 +211,15 @@ def test_a_uri_is_listed_and_read_through_hadoop(spark, tmp_path):
 
 def test_a_uri_that_does_not_exist_is_a_configuration_error(spark, tmp_path):
     with pytest.raises(ConfigError, match="nowhere"):
-        scan_on_spark(engine(), [(tmp_path / "nowhere").as_uri()], spark=spark)
+        scan_on_spark(make_run(), [(tmp_path / "nowhere").as_uri()], spark=spark)
     with pytest.raises(ConfigError, match="nowhere"):
-        scan_on_spark(engine(), [str(tmp_path / "nowhere")], spark=spark)
+        scan_on_spark(make_run(), [str(tmp_path / "nowhere")], spark=spark)
 
 
 @pytest.mark.skipif(not CORPUS.is_dir(), reason="../shared/corpus is not present")
 def test_real_published_samples_give_the_same_alerts(spark):
-    local = engine().run(iter_files([str(CORPUS)]))
-    scan = scan_on_spark(engine(), [str(CORPUS)], spark=spark)
+    local = scan_inputs(make_run(), iter_files([str(CORPUS)]))
+    scan = scan_on_spark(make_run(), [str(CORPUS)], spark=spark)
     assert len(local.alerts) >= 2
     assert outcome(scan.result) == outcome(local)
 
@@ -247,7 +249,7 @@ def test_local_paths_and_uris_mix_each_file_listed_once(spark, tmp_path):
     write(tmp_path / "here/.hidden/x.json", [alerting("hidden")])
     write(tmp_path / "there/b.json", [alerting("e-2")])
     os.symlink(tmp_path / "there", tmp_path / "here" / "linked")  # the embedded engine does not follow it
-    scan = scan_on_spark(engine(), [str(tmp_path / "here"), (tmp_path / "there").as_uri()], spark=spark)
+    scan = scan_on_spark(make_run(), [str(tmp_path / "here"), (tmp_path / "there").as_uri()], spark=spark)
     assert [a.origin for a in scan.result.alerts] == [str(tmp_path / "here/a.json"), f"file:{tmp_path}/there/b.json"]
     assert scan.result.summary.inputs == 2 and scan.result.summary.duplicates == 0
 
@@ -255,5 +257,5 @@ def test_local_paths_and_uris_mix_each_file_listed_once(spark, tmp_path):
 def test_a_scheme_without_its_connector_is_one_clear_line(spark):
     # pyspark ships no S3A connector (hadoop-aws): the run stops before scanning, naming the URI and the fix.
     with pytest.raises(ConfigError, match=r"s3a://trail/AWSLogs/.*connector") as caught:
-        scan_on_spark(engine(), ["s3a://trail/AWSLogs/"], spark=spark)
+        scan_on_spark(make_run(), ["s3a://trail/AWSLogs/"], spark=spark)
     assert "\n" not in str(caught.value)

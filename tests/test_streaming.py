@@ -12,8 +12,10 @@ import orjson
 import pytest
 from isal import igzip
 
-from trailhound.engine.evaluate import Engine, ScanOptions
+from trailhound.engine.evaluate import ScanOptions
 from trailhound.engine.rules import load_rules
+from trailhound.run.local import scan_inputs
+from trailhound.run.pipeline import Run
 from trailhound.sources.files import FileInput
 
 from .helpers import jsonl, record
@@ -84,7 +86,7 @@ def test_a_file_is_streamed_never_read_whole(tmp_path, monkeypatch, prefilter):
     plain.write_bytes(orjson.dumps(record(eventID="plain")) + b"\n")
     packed = tmp_path / "b.json.gz"
     packed.write_bytes(igzip.compress(orjson.dumps({"Records": [record(eventID="packed")]})))
-    result = Engine(load_rules(), ScanOptions(prefilter=prefilter)).run([FileInput(str(plain)),
-                                                                         FileInput(str(packed))])
+    result = scan_inputs(Run(load_rules(), ScanOptions(prefilter=prefilter)),
+                         [FileInput(str(plain)), FileInput(str(packed))])
     assert sorted(a.row["EventID"] for a in result.alerts) == ["packed", "plain"]
     assert result.summary.bad_inputs == []

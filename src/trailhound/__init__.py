@@ -8,17 +8,25 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import TYPE_CHECKING, Any, Iterable
+
+if TYPE_CHECKING:
+    from .run.pipeline import ScanResult
 
 __version__ = "0.1.0"
 
 
-def scan(paths: Iterable[str], rules: list[str] | None = None, **engine_options: Any):
-    """Scan local files and folders with the named rules (all by default); returns a ScanResult."""
-    from .engine.evaluate import Engine
-    from .engine.rules import load_rules
-    from .sources.files import check_paths, iter_files
+def scan(paths: Iterable[str], rules: list[str] | None = None, **settings: Any) -> ScanResult:
+    """Scan local files and folders with the named rules (all by default), as `trailhound scan` does: the
+    same context, severities and reasons. Keywords are the run's settings by name (`since=`, `until=`,
+    `dedup_fields=`, `dedup_window_s=`, `prefilter=`, `allowlist=`, `state=`, `workers=` (default 1),
+    `context=False`, ...; see `trailhound.run.settings`); a bad one is a ConfigError naming it."""
+    from .run.local import scan_paths
+    from .run.pipeline import Run
+    from .run.settings import from_keywords
+    from .sources.files import check_paths
 
-    paths = list(paths)
-    check_paths(paths)
-    return Engine(load_rules(rules), **engine_options).run(iter_files(paths))
+    chosen = from_keywords(paths, rules=tuple(rules or ()), **{"workers": 1, **settings})
+    check_paths(chosen.inputs.paths)
+    with Run.from_settings(chosen) as run:
+        return scan_paths(run, chosen.inputs.paths, chosen.execution.workers)

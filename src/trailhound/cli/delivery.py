@@ -1,25 +1,20 @@
-"""Delivering a scan's alerts to its sinks, and saying on stderr what arrived and what is still pending."""
+"""Saying on stderr what a run's delivery to its sinks did: what arrived, what failed, what is still pending."""
 
 from __future__ import annotations
 
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..alerts.textsafe import inert
 
+if TYPE_CHECKING:
+    from ..sinks.delivery import DeliveryReport
 
-def deliver_and_report(alerts: list, sinks: list, state: Path | None) -> bool:
+
+def report_delivery(report: DeliveryReport, state: Path | None) -> bool:
     """True when every delivery this run attempted succeeded."""
-    from ..sinks.delivery import deliver
-    from ..state.store import StateStore
-
-    if state is not None:
-        # A store of its own: the scan's was closed when the scan ended; the outbox lives in the same file.
-        with StateStore(state) as store:
-            report = deliver(alerts, sinks, store)
-    else:
-        report = deliver(alerts, sinks)
     for error, count in Counter(error for _, error in report.failures).items():
         times = f" ({count} alerts)" if count > 1 else ""
         sys.stderr.write(f"trailhound: warning: delivery failed{times}: {inert(error)}\n")

@@ -12,7 +12,7 @@ from ..engine.evaluate import InputResult
 
 @contextmanager
 def progress_bar(total_files: int, total_bytes: int) -> Iterator:
-    """Yields a callback for Engine(progress=...); a no-op off a terminal, where the summary line suffices."""
+    """Yields a callback for each input's result (run.local.scan_paths); a no-op off a terminal, where the summary line suffices."""
     if not sys.stderr.isatty():
         yield None
         return

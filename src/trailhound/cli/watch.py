@@ -3,94 +3,92 @@
 from __future__ import annotations
 
 import traceback
-from pathlib import Path
 from typing import List, Optional
 
 import typer
 
 from ..errors import ConfigError
-from ..sources import select
+from . import options as o
 from .common import EXIT_BAD_INPUT, fail
-from .scan import _dedup_fields, _deliver, _format, _rules, _sinks, _split
 
 
 def watch(
     urls: Optional[List[str]] = typer.Argument(None, help="s3://bucket/prefix to re-list every --interval."),
     sqs_queue_url: Optional[str] = typer.Option(None, "--sqs-queue-url",
                                                 help="Consume S3 notifications (direct, SNS or EventBridge) from this queue."),
-    state: Optional[Path] = typer.Option(None, "--state", help="SQLite file (required): processed objects and alerts."),
+    state: o.State = None,
     once: bool = typer.Option(False, "--once", help="Drain what is available, then exit (cron, tests)."),
     interval: str = typer.Option("5m", "--interval", help="s3://: time between listings."),
     lookback: str = typer.Option("2h", "--lookback", help="s3://: each listing covers the partitions of this long ago."),
-    accounts: Optional[List[str]] = typer.Option(None, "--accounts", help="s3://: only these account ids."),
-    regions: Optional[List[str]] = typer.Option(None, "--regions", help="s3://: only these regions."),
+    accounts: o.Accounts = None,
+    regions: o.Regions = None,
     visibility_timeout: Optional[int] = typer.Option(None, "--visibility-timeout",
                                                      help="SQS: seconds a message stays hidden while its objects are "
                                                           "read (extended as needed; default: the queue's)."),
-    fmt: Optional[str] = typer.Option(None, "--format", "-f", help="table | jsonl | json (default: jsonl off a terminal)."),
+    fmt: o.Format = None,
     log_format: str = typer.Option("text", "--log-format", help="text | json: structured logs on stderr."),
-    allowlist: Optional[Path] = typer.Option(None, "--allowlist", help="TOML file of documented exclusions."),
-    dedup_fields: str = typer.Option("EventID", "--dedup-fields", help="Alert columns forming DedupEntity."),
-    dedup_window: str = typer.Option("2h", "--dedup-window", help="Suppress an alert whose DedupEntity alerted this recently."),
-    rule: Optional[List[str]] = typer.Option(None, "--rule", help="Run only this rule (repeatable)."),
-    threads: int = typer.Option(8, "--threads", help="Parallel downloads."),
-    sink: Optional[List[str]] = typer.Option(None, "--sink", help="Also deliver alerts to KIND[:TARGET] "
-                                             "(repeatable), as with scan."),
-    config: Optional[Path] = typer.Option(None, "--config", help="TOML file of sinks and delivery settings."),
-    debug: bool = typer.Option(False, "--debug", help="Show tracebacks for unexpected errors."),
+    allowlist: o.Allowlist = None,
+    dedup_fields: o.DedupFields = "EventID",
+    dedup_window: o.DedupWindow = "2h",
+    rule: o.Rule = None,
+    onboarding_window: o.OnboardingWindow = "60m",
+    login_window: o.LoginWindow = "12h",
+    severity_steps: o.SeveritySteps = None,
+    no_context: o.NoContext = False,
+    threads: o.Threads = 8,
+    sink: o.Sink = None,
+    config: o.Config = None,
+    debug: o.Debug = False,
 ) -> None:
     """Watch for new CloudTrail objects; alerts go to stdout exactly once, logs to stderr.
 
     Exit codes: 0 stopped (SIGINT/SIGTERM) or drained; 1 with --once, some object or message could not be
     processed (it was named, and left for the next run or the queue's redrive policy); 2 usage error.
     """
-    from ..run import logs
-    from ..engine.allowlist import load_allowlist
-    from ..engine.rules import context_for
-    from ..engine.evaluate import Engine, ScanOptions
+    from ..alerts.alert import Alert
     from ..alerts.render import write_alerts
-    from ..state.store import StateStore
-    from ..records.times import parse_duration
-    from ..run.watch import Watcher, WatchSettings
+    from ..run import logs
+    from ..run.pipeline import Run
+    from ..run.settings import (
+        ContextSettings,
+        DeliverySettings,
+        DetectionSettings,
+        ExecutionSettings,
+        InputSettings,
+        OutputSettings,
+        Settings,
+        WatchSettings,
+    )
+    from ..run.watch import Watcher
+    from ..sources import select
+    from .delivery import report_delivery
 
-    if log_format not in logs.FORMATS:
-        fail(f"--log-format: {log_format!r} is not one of {', '.join(logs.FORMATS)}")
-    logs.setup(log_format)
     try:
-        if bool(sqs_queue_url) == bool(urls):
-            raise ConfigError("give either --sqs-queue-url URL or s3://bucket/prefix URLs to watch")
-        if not state:
-            raise ConfigError("--state FILE is required: it is what makes alerts exactly-once")
+        output = OutputSettings.from_options(fmt, log_format)
+    except ConfigError as exc:
+        fail(str(exc))
+    logs.setup(output.log_format)
+    try:
+        settings = Settings(
+            inputs=InputSettings.from_options(urls, accounts, regions),
+            detection=DetectionSettings.from_options(
+                rule, dedup_fields=dedup_fields, dedup_window=dedup_window, allowlist=allowlist,
+                context=ContextSettings(not no_context, onboarding_window, login_window, tuple(severity_steps or ()))),
+            state=state, output=output, delivery=DeliverySettings(tuple(sink or ()), config),
+            execution=ExecutionSettings(threads=threads),
+            watch=WatchSettings.from_options(sqs_queue_url, interval, lookback, once, visibility_timeout))
+        settings.check_watch()
         select.require_boto3()
-        if any(not u.startswith("s3://") for u in urls or []):
-            raise ConfigError("watch reads s3:// URLs only; use `trailhound scan` for local files")
-        settings = WatchSettings(
-            queue_url=sqs_queue_url, urls=list(urls or []), once=once, threads=threads,
-            interval_s=parse_duration(interval, "--interval").total_seconds(),
-            lookback=parse_duration(lookback, "--lookback"), accounts=frozenset(_split(accounts)),
-            regions=tuple(_split(regions)), visibility_s=visibility_timeout)
-        output_format = _format(fmt)
-        sinks = _sinks(config, sink)
-        store = StateStore(state, track_delivery=True)
-        store.sink_ids = tuple(s.id for s in sinks)
-        # The same engine as scan's: prefilter, context and severity reasons, allowlist, dedup.
-        rules = _rules(rule)
-        enricher = context_for(rules, scratch=StateStore)
-        engine = Engine(rules, ScanOptions(dedup_fields=_dedup_fields(dedup_fields, rules),
-                                           collectors=enricher.collectors if enricher else ()),
-                        allowlist=load_allowlist(allowlist, rules) if allowlist else None, state=store,
-                        dedup_window_s=parse_duration(dedup_window, "--dedup-window").total_seconds(),
-                        enrichers=(enricher,) if enricher else ())
+        with Run.from_settings(settings) as run:
 
-        def emit(alerts: list) -> None:
-            write_alerts(alerts, output_format)
-            store.mark_emitted(alerts)
-            if sinks:
-                _deliver(alerts, sinks, state)
+            def emit(alerts: list[Alert]) -> None:
+                run.emit(alerts, lambda out: write_alerts(out, output.format))
+                if run.sinks:
+                    report_delivery(run.deliver(alerts), settings.state)
 
-        watcher = Watcher(engine, settings, emit=emit)
-        watcher.stopper.install()
-        code = watcher.run()
+            watcher = Watcher(run, emit=emit)
+            watcher.stopper.install()
+            code = watcher.run()
     except ConfigError as exc:
         fail(str(exc))
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug

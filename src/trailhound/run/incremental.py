@@ -11,11 +11,16 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator
 
-from ..engine.evaluate import Engine, InputResult, ScanResult, scan_input
-from ..sources.aws import describe_aws_error, shared_client as client
+from ..engine.evaluate import InputResult, scan_input
+from ..sources import select
+from ..sources.aws import describe_aws_error
+from ..sources.aws import shared_client as client
 from ..sources.s3 import S3Object, prefetched
+from ..sources.s3_layout import Selection
 from ..state.store import StateStore
 from ..testhooks import crash_point, slow_down
+from .pipeline import Run, ScanResult
+
 
 @dataclass
 class Outcome:
@@ -48,7 +53,16 @@ def with_etag(item: S3Object) -> S3Object | str:
     return S3Object(item.bucket, item.key, head.get("ETag", "").strip('"'), head.get("ContentLength", -1))
 
 
-def process(engine: Engine, inputs: Iterable[Any], threads: int = 8,
+def scan_remote(run: Run) -> ScanResult:
+    """`scan s3://... --event-history`: the objects and event-history pages the settings select."""
+    inputs, detection = run.settings.inputs, run.settings.detection
+    selection = Selection(detection.since, detection.until, inputs.accounts, inputs.regions)
+    configured = select.configured_region() if inputs.event_history and not inputs.regions else None
+    found = select.inputs(inputs.paths, selection, run.rules, inputs.event_history, configured)
+    return process(run, found, run.settings.execution.threads).result
+
+
+def process(run: Run, inputs: Iterable[Any], threads: int = 8,
             should_stop: Callable[[], bool] = lambda: False,
             on_start: Callable[[Any], None] | None = None) -> Outcome:
     """Scan `inputs` (S3 objects and any other inputs), downloads `threads` at a time, and store the alerts
@@ -58,13 +72,13 @@ def process(engine: Engine, inputs: Iterable[Any], threads: int = 8,
     marks: list[S3Object] = []
 
     def results() -> Iterator[InputResult]:
-        for item in prefetched(_until(fresh(inputs, engine.state, outcome), should_stop), threads):
+        for item in prefetched(_until(fresh(inputs, run.state, outcome), should_stop), threads):
             if should_stop():  # downloads already ahead are dropped: the next run reads them
                 return
             if on_start:
                 on_start(item)
             slow_down()
-            result = scan_input(item, engine.rules, engine.options)
+            result = scan_input(item, run.rules, run.options)
             original = getattr(item, "item", item)
             if result.problem is None:
                 outcome.done.add(result.origin)
@@ -74,12 +88,12 @@ def process(engine: Engine, inputs: Iterable[Any], threads: int = 8,
                 outcome.failed[result.origin] = result.problem
             yield result
 
-    def processed() -> list[S3Object]:  # called by the engine just before its one transaction
+    def processed() -> list[S3Object]:  # called by the run just before its one transaction
         crash_point("before-store")
         return marks
 
     started = time.perf_counter()
-    outcome.result = engine.finish(results(), processed=processed)
+    outcome.result = run.finish(results(), processed=processed)
     outcome.result.summary.seconds = time.perf_counter() - started
     outcome.result.summary.already_processed = outcome.already
     crash_point("after-store")

@@ -5,8 +5,8 @@ on the driver, so a rule is written once and the alerts are the same on a laptop
   URIs (s3a://, hdfs://, file://, globs) through Spark's own file index, i.e. Hadoop's filesystems.
 - Spark's `binaryFile` source reads each file whole on an executor (through S3A for s3a://), and the executor
   runs `engine.scan_input` on its bytes: the same reading, prefilter and rules as a local run.
-- The driver puts the per-input results back in listing order and hands them to `Engine.finish`: allowlist,
-  de-duplication, state and output are the embedded engine's, not a copy of them.
+- The driver puts the per-input results back in listing order and hands them to `Run.finish`: allowlist,
+  de-duplication, context, state and output are every run's (run/pipeline.py), not a copy of them.
 
 Spark leaves some listed files out of its read (empty files, names starting with `_`, files that vanish or
 fail to read once listed, and, on the local filesystem, names with a colon: Hadoop's checksum layer cannot
@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 from urllib.parse import unquote
 
-from ..engine.evaluate import Engine, InputResult, ScanResult, scan_input
+from ..engine.evaluate import InputResult, scan_input
 from ..errors import ConfigError
 from ..sources.files import FileInput, check_paths, iter_files
+from .pipeline import Run, ScanResult
 
 try:  # pyspark is an optional extra; importing this module must not require it (nor the JVM)
     from pyspark.sql import SparkSession
@@ -155,10 +156,10 @@ def session(options: SparkOptions) -> Any:
 
 
 class SparkEngine:
-    """Runs an `Engine`'s rules on Spark and finishes with that same `Engine` on the driver."""
+    """Runs a `Run`'s rules on Spark and finishes with that same `Run` on the driver."""
 
-    def __init__(self, engine: Engine, spark: Any, options: SparkOptions | None = None) -> None:
-        self.engine = engine
+    def __init__(self, run: Run, spark: Any, options: SparkOptions | None = None) -> None:
+        self.run = run
         self.spark = spark
         self.options = options or SparkOptions()
 
@@ -176,7 +177,7 @@ class SparkEngine:
         scan.stats.master = self.spark.sparkContext.master
         by_key = self._run(frame, listing, scan.stats) if frame is not None else {}
         results = [by_key.get(key) or self._on_driver(item, scan.stats) for key, item in listing]
-        scan.result = self.engine.finish(results)
+        scan.result = self.run.finish(results)
         scan.result.summary.seconds = time.perf_counter() - started
         return scan
 
@@ -201,7 +202,7 @@ class SparkEngine:
             raise ConfigError(f"cannot list {', '.join(roots)}: {message}") from None
 
     def _run(self, frame: Any, listing: list[tuple[str, Any]], stats: SparkStats) -> dict[str, InputResult]:
-        rules, options = self.engine.rules, self.engine.options
+        rules, options = self.run.rules, self.run.options
         origins = self.spark.sparkContext.broadcast(
             {key: item.origin for key, item in listing if isinstance(item, FileInput)})
         rdd = self._partitioned(frame)
@@ -235,19 +236,19 @@ class SparkEngine:
     def _on_driver(self, item: Any, stats: SparkStats) -> InputResult:
         stats.read_by_driver += 1
         stats.driver_read.append(item.origin)
-        return scan_input(item, self.engine.rules, self.engine.options)
+        return scan_input(item, self.run.rules, self.run.options)
 
 
-def scan_on_spark(engine: Engine, paths: list[str], options: SparkOptions | None = None,
+def scan_on_spark(run: Run, paths: list[str], options: SparkOptions | None = None,
                   spark: Any = None) -> SparkScan:
-    """Scan `paths` with `engine`'s rules on Spark; a session is started (and stopped) unless one is given."""
+    """Scan `paths` with `run`'s rules on Spark; a session is started (and stopped) unless one is given."""
     options = options or SparkOptions()
     if options.partitions is not None and options.partitions < 1:
         raise ConfigError(f"--partitions: {options.partitions} is not a positive number")
     own = spark is None
     spark = spark or session(options)
     try:
-        return SparkEngine(engine, spark, options).scan(paths)
+        return SparkEngine(run, spark, options).scan(paths)
     finally:
         if own:
             spark.stop()

@@ -16,35 +16,19 @@ from __future__ import annotations
 import signal
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Callable, Iterator
 
 from . import logs
 from ..alerts.alert import Alert
-from ..engine.evaluate import Engine
 from ..errors import ConfigError
 from .incremental import Outcome, process, with_etag
+from .pipeline import Run
 from ..sources.notifications import parse_message
 from ..sources.aws import describe_aws_error
 from ..sources.s3 import S3Object, objects
 from ..sources.s3_layout import Selection
 from ..sources.sqs import Heartbeat, Message, Queue
-
-
-@dataclass
-class WatchSettings:
-    queue_url: str | None = None
-    urls: list[str] = field(default_factory=list)
-    interval_s: float = 300.0
-    lookback: timedelta = timedelta(hours=2)
-    accounts: frozenset[str] = frozenset()
-    regions: tuple[str, ...] = ()
-    once: bool = False
-    threads: int = 8
-    visibility_s: int | None = None  # None: the queue's own VisibilityTimeout
-    wait_s: int = 20  # SQS long polling
-    batch_size: int = 50  # objects per transaction when polling S3
 
 
 class StopWatching(BaseException):
@@ -79,11 +63,14 @@ class Stopper:
 
 
 class Watcher:
-    def __init__(self, engine: Engine, settings: WatchSettings, emit: Callable[[list[Alert]], None],
-                 stopper: Stopper | None = None) -> None:
-        if engine.state is None:
+    """Watches what `run.settings` names (its `watch` settings, its s3:// URLs, accounts and regions, its
+    threads) and hands each batch's alerts to `emit` once they are stored."""
+
+    def __init__(self, run: Run, emit: Callable[[list[Alert]], None], stopper: Stopper | None = None) -> None:
+        if run.state is None:
             raise ConfigError("watch needs --state: it is what makes alerts exactly-once")
-        self.engine, self.settings, self.emit = engine, settings, emit
+        self.pipeline, self.state, self.emit = run, run.state, emit
+        self.settings, self.inputs = run.settings.watch, run.settings.inputs
         self.stopper = stopper or Stopper()
         self.problems = 0
         self.alerts = 0
@@ -203,13 +190,13 @@ class Watcher:
 
     # -- S3 polling ------------------------------------------------------------------------------------
     def _poll(self) -> None:
-        logs.event("watch.started", urls=self.settings.urls, interval_s=self.settings.interval_s,
+        logs.event("watch.started", urls=list(self.inputs.paths), interval_s=self.settings.interval_s,
                    lookback_s=self.settings.lookback.total_seconds())
         while not self.stopper.requested:
             since = datetime.now(timezone.utc) - self.settings.lookback
-            selection = Selection(since=since, accounts=self.settings.accounts, regions=self.settings.regions)
-            listed = [o for url in self.settings.urls for o in objects(url, selection)]
-            fresh = [o for o in listed if not (isinstance(o, S3Object) and self.engine.state.is_processed(o))]
+            selection = Selection(since=since, accounts=self.inputs.accounts, regions=self.inputs.regions)
+            listed = [o for url in self.inputs.paths for o in objects(url, selection)]
+            fresh = [o for o in listed if not (isinstance(o, S3Object) and self.state.is_processed(o))]
             logs.event("poll.listed", objects=len(listed), new=len(fresh))
             for start in range(0, len(fresh), self.settings.batch_size):
                 if self.stopper.requested:
@@ -223,8 +210,9 @@ class Watcher:
 
     # -- both ------------------------------------------------------------------------------------------
     def _process(self, items: list) -> Outcome:
-        self.engine.state.new_run()
-        outcome = process(self.engine, items, self.settings.threads, should_stop=lambda: self.stopper.requested,
+        self.state.new_run()
+        threads = self.pipeline.settings.execution.threads
+        outcome = process(self.pipeline, items, threads, should_stop=lambda: self.stopper.requested,
                           on_start=lambda item: logs.event("object.started", origin=item.origin))
         for origin, reason in outcome.failed.items():
             logs.warning("object.failed", origin=origin, reason=reason)
