@@ -4,9 +4,9 @@
 
 Background records are made fresh, each with its own ids, time, caller and request, in the mix of a busy
 organisation trail (data-plane and read calls dominate; identity-plane calls are a few percent), using
-trailhound.demo's identities and user agents. Planted: CreateLoginProfile without a reset (the matches, listed in OUT/expected.txt), and decoys a
-naive scanner would count: the same call with a reset required, UpdateLoginProfile, and the needle in an
-unrelated field (an S3 key, a user agent), in other letter cases too.
+trailhound.demo's identities and user agents. Planted: CreateLoginProfile without a reset (the matches, listed
+in OUT/expected.txt), and decoys a naive scanner would count: the same call with a reset required,
+UpdateLoginProfile, and the needle in an unrelated field (an S3 key, a user agent), in other letter cases too.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ _AGENT_SHAPES = (
     "aws-cli/2.{a}.{b} Python/3.11.{c} Linux/6.1.{d} exe/x86_64.amzn.2023 prompt/off command/{cmd}",
     "Boto3/1.34.{a} md/Botocore#1.34.{a} ua/2.0 os/linux#6.1.{d} md/arch#x86_64 lang/python#3.{c}.{b} cfg/retry-mode#standard",
     "aws-sdk-go-v2/1.{a}.{b} os/linux lang/go#1.22.{c} md/GOOS#linux md/GOARCH#amd64 api/{cmd}#1.{d}.0",
-    "aws-sdk-java/2.{a}.{b} Linux/5.10.{d}-amzn2.x86_64 OpenJDK_64-Bit_Server_VM/17.0.{c}+7-LTS Java/17.0.{c} vendor/Amazon.com_Inc.",
+    "aws-sdk-java/2.{a}.{b} Linux/5.10.{d}-amzn2.x86_64 OpenJDK_64-Bit_Server_VM/17.0.{c}+7-LTS Java/17.0.{c} vendor/Amazon.com_Inc.",  # noqa: E501
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/12{c}.0.{a}.{b} Safari/537.36",
 )
 

@@ -52,9 +52,9 @@ def _fill(count: int, records_per_object: int) -> None:
 
 
 def _scan(threads: int) -> float:
-    from trailhound.run.pipeline import Run
-    from trailhound.run.incremental import process
     from trailhound.engine.rules import load_rules
+    from trailhound.run.incremental import process
+    from trailhound.run.pipeline import Run
     from trailhound.sources.s3 import objects
     from trailhound.sources.s3_layout import Selection
 

@@ -15,15 +15,15 @@ import math
 import os
 import platform
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from trailhound.demo import write_demo
+from trailhound.engine.rules import load_rules
 from trailhound.run.local import scan_inputs
 from trailhound.run.pipeline import Run
-from trailhound.engine.rules import load_rules
-from trailhound.sources.files import iter_files
 from trailhound.run.spark import SparkOptions, scan_on_spark, session
+from trailhound.sources.files import iter_files
 
 HERE = Path(__file__).resolve().parent
 TB = 1e12
@@ -94,7 +94,7 @@ def report(args, files, gz_bytes, raw_bytes, local_s, local_result, runs) -> str
     lines = [
         "# Spark engine: local mode against the embedded engine",
         "",
-        f"Measured {datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC by `python benchmarks/spark_bench.py "
+        f"Measured {datetime.now(UTC):%Y-%m-%d %H:%M} UTC by `python benchmarks/spark_bench.py "
         + (f"--existing {args.existing}" if args.existing else f"--hours {args.hours} --files-per-hour "
            f"{args.files_per_hour} --events-per-file {args.events_per_file}")
         + f" --cores {args.cores}` on {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}.",

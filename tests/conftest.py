@@ -40,10 +40,10 @@ def moto_server(tmp_path_factory):
         try:
             urllib.request.urlopen(f"{url}/moto-api/", timeout=1)
             break
-        except OSError:
+        except OSError as exc:
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(f"moto server did not start: {Path(log).read_text()[-2000:]}")
+                raise RuntimeError(f"moto server did not start: {Path(log).read_text()[-2000:]}") from exc
             time.sleep(0.1)
     yield url
     proc.terminate()

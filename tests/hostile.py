@@ -35,7 +35,8 @@ _TERMINAL_ACTIVE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u202a-\u
 def assert_terminal_safe(text: str) -> None:
     """No escape, control or reordering character reaches the terminal (newlines are the writer's own)."""
     found = _TERMINAL_ACTIVE.search(text)
-    assert found is None, f"terminal-active character {found.group()!r} at {found.start()}: {text[max(0, found.start() - 40):found.start() + 40]!r}"
+    context = text[max(0, found.start() - 40):found.start() + 40] if found else ""
+    assert found is None, f"terminal-active character {found.group()!r} at {found.start()}: {context!r}"
 
 
 def assert_lines_not_forged(text: str, allowed_prefixes: tuple[str, ...]) -> None:

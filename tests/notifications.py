@@ -42,4 +42,5 @@ def cloudtrail_notice(bucket: str, *keys: str) -> dict:
 
 
 TEST_EVENT = {"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-27T14:00:00.000Z",
-              "Bucket": "trail", "RequestId": "5582815E1AEA5ADF", "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"}
+              "Bucket": "trail", "RequestId": "5582815E1AEA5ADF",
+              "HostId": "8cLeGAmw098X5cv4Zkwcmo8vvZa3eH3eKxsPzbB9wrR+YstdA6Knx4Ip8EXAMPLE"}

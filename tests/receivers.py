@@ -46,7 +46,7 @@ class Receiver:
     def url(self, path: str = "/hooks/T0SECRET/B0SECRET/XXXXSECRETXXXX") -> str:
         return f"http://127.0.0.1:{self.port}{path}"
 
-    def __enter__(self) -> "Receiver":
+    def __enter__(self) -> Receiver:
         self.thread.start()
         return self
 

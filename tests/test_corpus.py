@@ -6,12 +6,11 @@ import csv
 
 import pytest
 
-from trailhound.run.local import scan_inputs
-
-from trailhound.run.pipeline import Run
-from trailhound.records.record import Record
 from trailhound.engine.rules.iam_login_profile import PasswordAssignedToExistingIAMUser
 from trailhound.records.formats import parse
+from trailhound.records.record import Record
+from trailhound.run.local import scan_inputs
+from trailhound.run.pipeline import Run
 from trailhound.sources.files import iter_files
 
 from .helpers import CORPUS

@@ -8,12 +8,19 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from .alerts.alert import Alert
+from .alerts.severity import Severity
+from .engine.rules.base import Rule
+from .records.record import Record
+from .version import __version__
 
 if TYPE_CHECKING:
     from .run.pipeline import ScanResult
 
-__version__ = "0.1.0"
+__all__ = ["Alert", "Record", "Rule", "Severity", "__version__", "scan"]
 
 
 def scan(paths: Iterable[str], rules: list[str] | None = None, **settings: Any) -> ScanResult:

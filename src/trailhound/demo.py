@@ -22,7 +22,7 @@ import random
 import string
 import uuid
 import zlib
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +31,7 @@ import orjson
 ORG = "o-7h3k2m9q1z"
 ACCOUNT = "111122223333"
 REGIONS = ("us-east-1", "eu-west-1")
-DAY = datetime(2026, 11, 27, tzinfo=timezone.utc)
+DAY = datetime(2026, 11, 27, tzinfo=UTC)
 ATTACKER_IP = "203.0.113.66"
 OFFICE_IPS = ("198.51.100.10", "198.51.100.11", "198.51.100.24")
 
@@ -197,7 +197,7 @@ def write_demo(out: str | Path, seed: int = 237, hours: int = 24, events_per_fil
 
 
 def _parse(text: str) -> datetime:
-    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -31,7 +31,7 @@ class TrailhoundError(Exception):
                  self.field]
         return ": ".join(p for p in parts if p)
 
-    def located(self, source: object) -> "TrailhoundError":
+    def located(self, source: object) -> TrailhoundError:
         """This error, naming `source` when it did not name one yet (the reader of bytes knows no file name)."""
         if self.source is None:
             self.source = source

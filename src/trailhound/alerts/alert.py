@@ -7,16 +7,14 @@ resource and entities say, in generic terms, what its columns mean.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import orjson
 
 from ..records.record import Record, as_text
-from .severity import FAILED_CALL_STEPS, Severity
-
-if TYPE_CHECKING:  # alerts sit below the engine: a rule is only ever handed in
-    from ..engine.rules.base import Rule
+from .severity import Severity
 
 # Every row: the event's time first (TimeGenerated, as the original query names it), then the rule's own
 # columns, then these, which every alert carries and generic stages read.
@@ -26,9 +24,13 @@ GENERIC_COLUMNS = ("RuleId", "RuleName", "Title", "EventID", "RecipientAccountId
 DEFAULT_DEDUP_FIELDS = ("EventID",)
 
 
-def alert_columns(rule: Rule) -> tuple[str, ...]:
-    """A rule's alert row, in order."""
-    return LEADING_COLUMNS + tuple(rule.columns) + GENERIC_COLUMNS
+class RuleText(Protocol):
+    """What a finding (OCSF, ASFF) quotes from the rule that raised an alert. Alerts sit below the engine:
+    whoever knows the rule (a sink, the CLI) hands it in; an alert of a rule this build lacks has none."""
+
+    description: str
+    version: str
+    response_actions: Sequence[str]
 
 
 def event_key(record: Record) -> str:
@@ -82,28 +84,3 @@ class Alert:
 
     def as_dict(self) -> dict[str, Any]:
         return {**self.row, "AlertId": self.id}
-
-
-def make_alert(rule: Rule, record: Record, dedup_fields: tuple[str, ...] | list[str] = DEFAULT_DEDUP_FIELDS
-               ) -> Alert:
-    ekey = event_key(record)
-    # A failed call changed nothing but shows someone trying: still an alert, ranked below a success. A rule's
-    # context plug-in, when it runs, ranks again from the rule's severity and ends with the same step.
-    severity = rule.severity if record.succeeded else rule.severity.lower(FAILED_CALL_STEPS)
-    row: dict[str, Any] = {"TimeGenerated": record.time_text, **rule.row(record)}
-    row.update({
-        "RuleId": rule.id,
-        "RuleName": rule.name,
-        "Title": rule.title(row),
-        "EventID": record.event_id or ekey,
-        "RecipientAccountId": record.recipient_account,
-        "Outcome": "success" if record.succeeded else "failure",
-        "Severity": str(severity),
-        "DedupEntity": "",
-        "Tactics": list(rule.tactics),
-        "Techniques": list(rule.techniques),
-        "Resource": rule.resource(record, row),
-    })
-    row["Entities"] = rule.entities(record, row)
-    row["DedupEntity"] = dedup_entity(row, dedup_fields)
-    return Alert(row=row, raw=record.raw, origin=record.origin, key=f"{rule.id}|{ekey}")

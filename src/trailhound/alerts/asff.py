@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..records.record import Record, format_time, parse_time
-from .alert import Alert
+from .alert import Alert, RuleText
 from .attack import TECHNIQUES, pairs, split_tactic
 
 SCHEMA_VERSION = "2018-10-08"
@@ -27,12 +27,8 @@ def finding_id(alert: Alert) -> str:
 
 
 def to_asff(alert: Alert, region: str, account: str, partition: str = "aws", now: str | None = None,
-            rule: Any = None) -> dict[str, Any]:
+            rule: RuleText | None = None) -> dict[str, Any]:
     """`rule`, when the caller has it, gives the finding its description and remediation."""
-    if rule is None:
-        from ..engine.rules import find_rule  # lazily: alerts sit below the engine
-
-        rule = find_rule(alert.rule_id)
     row = alert.row
     when = parse_time(row.get("TimeGenerated"))
     observed = format_time(when) if when else (now or "1970-01-01T00:00:00Z")

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__
 from ..records.record import Record, parse_time
-from .alert import Alert
+from ..version import __version__
+from .alert import Alert, RuleText
 from .attack import TECHNIQUES, pairs, split_tactic
 from .severity import Severity
 
@@ -24,13 +24,8 @@ STATUS_IDS = {"open": (1, "New"), "acknowledged": (2, "In Progress"), "closed": 
 _USER_TYPES = {"IAMUser": 1, "Root": 3, "AssumedRole": 99, "FederatedUser": 99, "AWSService": 99}
 
 
-def to_ocsf(alert: Alert, status: str = "open", rule: Any = None) -> dict[str, Any]:
+def to_ocsf(alert: Alert, status: str = "open", rule: RuleText | None = None) -> dict[str, Any]:
     """`rule`, when the caller has it, gives the finding its description and version."""
-    if rule is None:
-        # Lazily, and only for the description: alerts sit below the engine. TODO(layering): callers pass it.
-        from ..engine.rules import find_rule
-
-        rule = find_rule(alert.rule_id)
     row = alert.row
     record = Record(alert.raw)
     when = parse_time(row.get("TimeGenerated"))
@@ -67,7 +62,7 @@ def to_ocsf(alert: Alert, status: str = "open", rule: Any = None) -> dict[str, A
     return finding
 
 
-def _finding_info(alert: Alert, millis: int, rule: Any) -> dict[str, Any]:
+def _finding_info(alert: Alert, millis: int, rule: RuleText | None) -> dict[str, Any]:
     row = alert.row
     if rule is not None:
         desc, version = rule.description, rule.version

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import sys
-from typing import IO, Iterable
+from collections.abc import Callable, Iterable
+from typing import IO
 
 import orjson
 
 from ..records.record import Record
-from .alert import Alert
+from .alert import Alert, RuleText
 from .textsafe import inert, inert_json
 
+RuleOf = Callable[[str], RuleText | None]  # a rule id to its rule, when the caller knows rules
 FORMATS = ("table", "jsonl", "json", "ocsf")
 # (header, rich column options): what fits an 80-column terminal first, the long values folded. Every cell
 # comes from what every alert carries (see `cells`), whatever the rule.
@@ -40,12 +42,12 @@ def write_json(alerts: Iterable[Alert], out: IO[str]) -> None:
                                       option=orjson.OPT_INDENT_2).decode()) + "\n")
 
 
-def write_ocsf(alerts: Iterable[Alert], out: IO[str]) -> None:
-    """One OCSF Detection Finding (class 2004) per line."""
+def write_ocsf(alerts: Iterable[Alert], out: IO[str], rule_of: RuleOf = lambda _id: None) -> None:
+    """One OCSF Detection Finding (class 2004) per line; `rule_of` gives each its rule's description."""
     from .ocsf import to_ocsf
 
     for alert in alerts:
-        out.write(dumps(to_ocsf(alert)) + "\n")
+        out.write(dumps(to_ocsf(alert, rule=rule_of(alert.rule_id))) + "\n")
 
 
 def write_table(alerts: list[Alert], out: IO[str]) -> None:
@@ -86,7 +88,12 @@ def cells(alert: Alert, narrow: bool = False) -> tuple[str, ...]:
             record.user_agent)
 
 
-def write_alerts(alerts: list[Alert], fmt: str, out: IO[str] | None = None) -> None:
+def write_alerts(alerts: list[Alert], fmt: str, out: IO[str] | None = None, rule_of: RuleOf = lambda _id: None
+                 ) -> None:
+    """`rule_of` (a rule id to its rule, or None) is read by the ocsf format only."""
     out = out or sys.stdout
-    {"jsonl": write_jsonl, "json": write_json, "table": write_table, "ocsf": write_ocsf}[fmt](alerts, out)
+    if fmt == "ocsf":
+        write_ocsf(alerts, out, rule_of)
+    else:
+        {"jsonl": write_jsonl, "json": write_json, "table": write_table}[fmt](alerts, out)
     out.flush()

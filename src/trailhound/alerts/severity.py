@@ -48,7 +48,7 @@ class Severity(str, Enum):
     __hash__ = str.__hash__
 
     @classmethod
-    def parse(cls, value: object, where: str = "severity") -> "Severity":
+    def parse(cls, value: object, where: str = "severity") -> Severity:
         """A severity from its name in any case; a ConfigError naming `where`, the value and the choices."""
         if isinstance(value, Severity):
             return value
@@ -57,10 +57,10 @@ class Severity(str, Enum):
             raise ConfigError(f"{where} must be one of {', '.join(_ORDER)}, not {value!r}")
         return found
 
-    def lower(self, steps: int = 1) -> "Severity":
+    def lower(self, steps: int = 1) -> Severity:
         return _ORDER[max(0, self.rank - 1 - steps)]
 
-    def higher(self, steps: int = 1) -> "Severity":
+    def higher(self, steps: int = 1) -> Severity:
         return _ORDER[min(len(_ORDER) - 1, self.rank - 1 + steps)]
 
 

@@ -6,8 +6,8 @@ import sys
 
 import typer
 
-from ..errors import ConfigError
 from ..alerts.textsafe import inert
+from ..errors import ConfigError
 from . import alerts as alerts_cmd
 from . import context as context_cmd
 from . import respond as respond_cmd

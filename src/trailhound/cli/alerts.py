@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Optional
 
 import typer
 
-from ..errors import ConfigError
 from ..alerts.textsafe import inert
+from ..errors import ConfigError
 from .common import fail
 
 app = typer.Typer(help="List, show, acknowledge and close the alerts in a state store.", no_args_is_help=True)
@@ -29,14 +28,14 @@ def open_store(path: Path):
 
 @app.command("list")
 def list_cmd(state: Path = STATE,
-             status: Optional[str] = typer.Option(None, "--status", help="open | acknowledged | closed"),
-             since: Optional[str] = typer.Option(None, "--since", help="Events at or after: 2h, 7d or ISO 8601."),
-             rule: Optional[str] = typer.Option(None, "--rule", help="Only this rule's alerts."),
+             status: str | None = typer.Option(None, "--status", help="open | acknowledged | closed"),
+             since: str | None = typer.Option(None, "--since", help="Events at or after: 2h, 7d or ISO 8601."),
+             rule: str | None = typer.Option(None, "--rule", help="Only this rule's alerts."),
              fmt: str = typer.Option("table", "--format", "-f", help="table | jsonl")) -> None:
     """One line per alert: id, status, event time, severity, rule, target, actor."""
-    from ..state.lifecycle import STATUSES, list_alerts
     from ..alerts.render import dumps
     from ..records.times import parse_when
+    from ..state.lifecycle import STATUSES, list_alerts
 
     try:
         if status and status not in STATUSES:
@@ -68,9 +67,9 @@ def show(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix 
          state: Path = STATE) -> None:
     """The alert's row, its raw event, the use case's response actions, and its history and deliveries."""
     from ..alerts.alert import GENERIC_COLUMNS, LEADING_COLUMNS
-    from ..state.lifecycle import events, find
     from ..alerts.render import dumps
     from ..engine.rules import find_rule
+    from ..state.lifecycle import events, find
     from ..state.outbox import for_alert
 
     try:
@@ -123,18 +122,18 @@ def _change(alert_id: str, state: Path, status: str, note: str | None) -> None:
 
 @app.command("ack")
 def ack(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."), state: Path = STATE,
-        note: Optional[str] = typer.Option(None, "--note", help="What you are doing about it.")) -> None:
+        note: str | None = typer.Option(None, "--note", help="What you are doing about it.")) -> None:
     """Acknowledge an alert: someone is on it."""
     _change(alert_id, state, "acknowledged", note)
 
 
 @app.command("close")
 def close(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."), state: Path = STATE,
-          note: Optional[str] = typer.Option(None, "--note", help="Why: the verdict, for whoever reads it next.")
+          note: str | None = typer.Option(None, "--note", help="Why: the verdict, for whoever reads it next.")
           ) -> None:
     """Close an alert."""
     _change(alert_id, state, "closed", note)
 
 
 def _when(epoch: float) -> str:
-    return datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import typer
 
-from ..errors import ConfigError
 from ..alerts.textsafe import inert
+from ..errors import ConfigError
 from .common import fail
 
 STATE_HELP = "SQLite state file the alert was stored in by `trailhound scan --state`."
@@ -52,9 +52,9 @@ def report(
 
 
 def _build(alert_id: str, state: Path, before: str, after: str):
-    from ..state.store import StateStore
-    from ..report.timeline import build
     from ..records.times import parse_duration
+    from ..report.timeline import build
+    from ..state.store import StateStore
 
     try:
         if not state.is_file():
@@ -79,10 +79,9 @@ def _print_table(built) -> None:
     from rich.table import Table
     from rich.text import Text
 
-    from ..report.timeline import offset_text
-
     from ..alerts.alert import Alert
     from ..alerts.render import cells as table_cells
+    from ..report.timeline import offset_text
 
     row = built.row
     _, _, _, target, actor, address, _ = table_cells(Alert(row=row, raw=built.raw))

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 from ..engine.evaluate import InputResult
 
 
 @contextmanager
 def progress_bar(total_files: int, total_bytes: int) -> Iterator:
-    """Yields a callback for each input's result (run.local.scan_paths); a no-op off a terminal, where the summary line suffices."""
+    """Yields a callback for each input's result (run.local.scan_paths); a no-op off a terminal, where the
+    summary line suffices."""
     if not sys.stderr.isatty():
         yield None
         return

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import typer
 
-from ..errors import ConfigError
 from ..alerts.textsafe import inert
+from ..errors import ConfigError
 from .alerts import STATE, fail, open_store
 
 
@@ -28,8 +28,8 @@ def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique pref
 
     Exit codes: 0 done (or planned); 1 the call failed; 2 refused or bad usage.
     """
-    from ..state.lifecycle import add_event, find
     from ..respond.actions import PLANS, RefusedError, caller_identity, check_account, execute
+    from ..state.lifecycle import add_event, find
 
     chosen = [name for name, on in (("disable-console-access", disable_console_access),
                                     ("deactivate-access-key", deactivate_access_key)) if on]

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import sys
 import traceback
-from typing import List, Optional
 
 import typer
 
 from ..alerts.render import write_alerts
 from ..alerts.textsafe import inert
+from ..engine.rules import find_rule
 from ..errors import ConfigError
+from ..run import runner
 from ..run.pipeline import Run, ScanResult, Summary
 from ..run.settings import (
     ContextSettings,
@@ -29,7 +30,7 @@ from .progress import progress_bar
 
 
 def scan(
-    paths: Optional[List[str]] = typer.Argument(
+    paths: list[str] | None = typer.Argument(
         None, help="CloudTrail files or folders (read recursively), any shape, .gz or not; or s3://bucket/prefix."),
     fmt: o.Format = None,
     state: o.State = None,
@@ -46,7 +47,7 @@ def scan(
     fail_on_alert: bool = typer.Option(False, "--fail-on-alert", help="Exit 3 when any alert is emitted."),
     sink: o.Sink = None,
     config: o.Config = None,
-    workers: Optional[int] = typer.Option(None, "--workers", "-j",
+    workers: int | None = typer.Option(None, "--workers", "-j",
                                           help="Processes scanning files at once (default: the CPU count)."),
     no_prefilter: bool = typer.Option(False, "--no-prefilter",
                                       help="Parse every record, even those holding no rule's needle "
@@ -60,10 +61,10 @@ def scan(
     engine_name: str = typer.Option("local", "--engine",
                                     help="local | spark: run the same rules as Spark tasks (paths may be "
                                          "s3a://, hdfs:// or other Hadoop URIs)."),
-    spark_master: Optional[str] = typer.Option(None, "--spark-master",
+    spark_master: str | None = typer.Option(None, "--spark-master",
                                                help="With --engine spark: master URL (default: spark-submit's, "
                                                     "else local[*])."),
-    partitions: Optional[int] = typer.Option(None, "--partitions",
+    partitions: int | None = typer.Option(None, "--partitions",
                                              help="With --engine spark: spread the files over about N tasks."),
 ) -> None:
     """Scan CloudTrail files and folders; alerts go to stdout, progress and problems to stderr.
@@ -84,10 +85,10 @@ def scan(
             execution=ExecutionSettings(workers, threads, engine_name, spark_master, partitions))
         settings.check_scan()
         with Run.from_settings(settings) as run:
-            result = run.scan(progress_bar)
+            result = runner.scan(run, progress_bar)
             if result.note:
                 sys.stderr.write(f"trailhound: {inert(result.note)}\n")
-            run.emit(result.alerts, lambda alerts: write_alerts(alerts, settings.output.format))
+            run.emit(result.alerts, lambda alerts: write_alerts(alerts, settings.output.format, rule_of=find_rule))
     except ConfigError as exc:
         fail(str(exc), EXIT_USAGE)
     except Exception as exc:  # noqa: BLE001 - a bug must still end in one clear line unless --debug

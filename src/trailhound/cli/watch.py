@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import traceback
-from typing import List, Optional
 
 import typer
 
@@ -13,8 +12,8 @@ from .common import EXIT_BAD_INPUT, fail
 
 
 def watch(
-    urls: Optional[List[str]] = typer.Argument(None, help="s3://bucket/prefix to re-list every --interval."),
-    sqs_queue_url: Optional[str] = typer.Option(None, "--sqs-queue-url",
+    urls: list[str] | None = typer.Argument(None, help="s3://bucket/prefix to re-list every --interval."),
+    sqs_queue_url: str | None = typer.Option(None, "--sqs-queue-url",
                                                 help="Consume S3 notifications (direct, SNS or EventBridge) from this queue."),
     state: o.State = None,
     once: bool = typer.Option(False, "--once", help="Drain what is available, then exit (cron, tests)."),
@@ -22,7 +21,7 @@ def watch(
     lookback: str = typer.Option("2h", "--lookback", help="s3://: each listing covers the partitions of this long ago."),
     accounts: o.Accounts = None,
     regions: o.Regions = None,
-    visibility_timeout: Optional[int] = typer.Option(None, "--visibility-timeout",
+    visibility_timeout: int | None = typer.Option(None, "--visibility-timeout",
                                                      help="SQS: seconds a message stays hidden while its objects are "
                                                           "read (extended as needed; default: the queue's)."),
     fmt: o.Format = None,
@@ -47,6 +46,7 @@ def watch(
     """
     from ..alerts.alert import Alert
     from ..alerts.render import write_alerts
+    from ..engine.rules import find_rule
     from ..run import logs
     from ..run.pipeline import Run
     from ..run.settings import (
@@ -82,7 +82,7 @@ def watch(
         with Run.from_settings(settings) as run:
 
             def emit(alerts: list[Alert]) -> None:
-                run.emit(alerts, lambda out: write_alerts(out, output.format))
+                run.emit(alerts, lambda out: write_alerts(out, output.format, rule_of=find_rule))
                 if run.sinks:
                     report_delivery(run.deliver(alerts), settings.state)
 

@@ -2,9 +2,10 @@
 do around it. The identity plug-in (context/identity.py) runs these steps for the rules that declare it.
 
 The target is the alert's generic `Resource` (an IAM user), the actor and the address come from the raw
-record: no rule's column is read. Severity starts from the rule's (Medium for 0xFF-0237) and each step that changes it, or could have and did
-not, is written to the alert's `Reasons`, so an analyst reads why an alert ranks where it does. Nothing is
-ever dropped: onboarding ranks Low, it does not disappear. The steps, in order:
+record: no rule's column is read. Severity starts from the rule's (Medium for 0xFF-0237) and each step that
+changes it, or could have and did not, is written to the alert's `Reasons`, so an analyst reads why an alert
+ranks where it does. Nothing is ever dropped: onboarding ranks Low, it does not disappear. The steps, in
+order:
 
 1. the target was created moments before by the same principal: onboarding (Low); otherwise, or with no
    creation seen in this scan or the state store, an existing user (Medium);
@@ -50,7 +51,7 @@ class ContextPolicy:
     login_same_address: Severity = Severity.CRITICAL
     failure_steps: int = FAILED_CALL_STEPS
 
-    def with_steps(self, assignments: list[str]) -> "ContextPolicy":
+    def with_steps(self, assignments: list[str]) -> ContextPolicy:
         """`STEP=LEVEL` pairs (from `--severity`) applied over this policy; a bad one is a ConfigError."""
         changes: dict[str, Any] = {}
         for text in assignments:

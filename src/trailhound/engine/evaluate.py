@@ -8,15 +8,16 @@ run once per run, in `run/pipeline.py`.
 from __future__ import annotations
 
 import traceback
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterable, Protocol
+from typing import Protocol
 
-from ..alerts.alert import DEFAULT_DEDUP_FIELDS, Alert, make_alert
+from ..alerts.alert import DEFAULT_DEDUP_FIELDS, Alert
 from ..records.prefilter import Matcher, make_matcher
-from ..records.record import Record
-from .rules.base import Rule
 from ..records.read import sift
+from ..records.record import Record
+from .rules.base import Rule, make_alert
 
 
 class Input(Protocol):

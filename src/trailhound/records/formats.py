@@ -16,9 +16,10 @@ import io
 import json
 import re
 from bisect import bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from itertools import accumulate
-from typing import Any, Callable, Optional
+from typing import Any
 
 import msgspec
 import orjson
@@ -448,7 +449,7 @@ _UNWRAPPERS = (_unwrap_records, _unwrap_digest, _unwrap_eventbridge, _unwrap_clo
 
 
 class _Delivery(msgspec.Struct):
-    Records: Optional[list[msgspec.Raw]] = None
+    Records: list[msgspec.Raw] | None = None
 
 
 _DELIVERY = msgspec.json.Decoder(_Delivery)

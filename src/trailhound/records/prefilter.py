@@ -19,7 +19,7 @@ on bytes.lower() and bytes.find/re does the same job, slower.
 from __future__ import annotations
 
 import re
-from typing import Iterable
+from collections.abc import Iterable
 
 try:
     from stringzilla import find_first_of as _find_first_of
@@ -126,7 +126,7 @@ class HyperscanMatcher(Matcher):
         # One hyperscan search of the record instead of one `in` per word (~2 us a record instead of ~3.7).
         return {self.words[i] for i in self._words.ids(data)}  # type: ignore[union-attr]
 
-    def _searches(self, data: bytes | memoryview) -> list["_Compiled"]:
+    def _searches(self, data: bytes | memoryview) -> list[_Compiled]:
         if self._hiding is not None and _holds_any(data, self._first_bytes) \
                 and any(lead.hit(data) for lead in self._leads):
             return [*self._single, self._hiding]

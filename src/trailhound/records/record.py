@@ -8,7 +8,7 @@ requestParameters, a null userIdentity): a record is judged on what it has.
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -151,7 +151,7 @@ def parse_time(value: Any) -> datetime | None:
     """An event time as an aware UTC datetime, or None when it cannot be read (never raises)."""
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         try:  # epoch seconds or milliseconds, as some exporters write
-            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=timezone.utc)
+            return datetime.fromtimestamp(value / 1000 if value > 1e11 else value, tz=UTC)
         except (OverflowError, OSError, ValueError):
             return None
     if not isinstance(value, str) or not value:
@@ -163,7 +163,7 @@ def parse_time(value: Any) -> datetime | None:
             pass
     for fmt in _TIME_FORMATS:
         try:
-            return datetime.strptime(value, fmt).replace(tzinfo=timezone.utc)
+            return datetime.strptime(value, fmt).replace(tzinfo=UTC)
         except ValueError:
             pass
     try:
@@ -171,8 +171,8 @@ def parse_time(value: Any) -> datetime | None:
     except ValueError:
         return None
     if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=timezone.utc)
-    return parsed.astimezone(timezone.utc)
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
 
 
 def format_time(value: datetime) -> str:

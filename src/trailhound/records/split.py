@@ -1,14 +1,14 @@
 """Split a huge input into records while it streams, so only the records that hit are ever parsed.
 
-Used past read.IN_MEMORY_LIMIT (or formats.WHOLE_PARSE_LIMIT) only: slower than msgspec's walk over a buffer, but it holds one record at a
-time, however big the file. Strings are skipped whole (a brace or newline inside one cannot fool it).
-Shapes: a delivery file `{"Records": [...]}`, a JSON array, or one record per line.
+Used past read.IN_MEMORY_LIMIT (or formats.WHOLE_PARSE_LIMIT) only: slower than msgspec's walk over a buffer,
+but it holds one record at a time, however big the file. Strings are skipped whole (a brace or newline inside
+one cannot fool it). Shapes: a delivery file `{"Records": [...]}`, a JSON array, or one record per line.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import orjson
 

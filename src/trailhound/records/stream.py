@@ -8,7 +8,8 @@ ISA-L's inflate is several times faster than zlib; the standard library is the f
 from __future__ import annotations
 
 import io
-from typing import Any, BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import Any, BinaryIO
 
 from ..errors import ReadError
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from ..errors import ConfigError
 from .record import parse_time
@@ -26,7 +26,7 @@ def parse_when(text: str, what: str, now: datetime | None = None) -> datetime:
     """`2h` / `7d` (that long before now) or an ISO 8601 time (UTC unless it says otherwise)."""
     if _DURATION.match(text or ""):
         try:
-            return (now or datetime.now(timezone.utc)) - parse_duration(text, what)
+            return (now or datetime.now(UTC)) - parse_duration(text, what)
         except OverflowError:
             raise ConfigError(f"{what}: {text!r} reaches before the year 1") from None
     parsed = parse_time(text)

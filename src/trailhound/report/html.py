@@ -8,16 +8,17 @@ that slipped through could still neither run nor call out. No file, font or scri
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime, timedelta
 from html import escape
-from typing import Any, Iterable
+from typing import Any
 
 import orjson
 
+from ..alerts.textsafe import inert
 from ..context.assess import CONTEXT_COLUMNS, target_user
 from ..engine.rules import find_rule
 from ..records.record import format_time
-from ..alerts.textsafe import inert
 from .timeline import Timeline, TimelineEvent, offset_text
 
 _LANES = (("actor", "Actor"), ("both", "Actor on target"), ("target", "Target"))
@@ -33,7 +34,8 @@ h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px;border-bott
 .badge{display:inline-block;padding:2px 10px;border-radius:10px;color:#fff;font-weight:600}
 table{border-collapse:collapse;width:100%}td,th{text-align:left;padding:3px 8px;border-bottom:1px solid #eaecee;
 vertical-align:top;overflow-wrap:anywhere}th{width:210px;color:#566573;font-weight:600}
-.events th{width:auto}.events td:nth-child(-n+3),.events td:nth-child(5),.events td:nth-child(6){white-space:nowrap}.alert-row{background:#fdedec}.failure{color:#c0392b}.muted{color:#7f8c8d}
+.events th{width:auto}.events td:nth-child(-n+3),.events td:nth-child(5),.events td:nth-child(6){white-space:nowrap}
+.alert-row{background:#fdedec}.failure{color:#c0392b}.muted{color:#7f8c8d}
 svg{border:1px solid #d5d8dc;background:#fbfcfc;width:100%;height:auto}
 """
 
@@ -167,9 +169,11 @@ def _event_table(events: list[TimelineEvent]) -> str:
     for t in events:
         e = t.event
         cls = ' class="alert-row"' if t.is_alert else ""
-        outcome = f'<span class="{_e(e["Outcome"])}">{_e(e["Outcome"])}{" " + _e(e["ErrorCode"]) if e["ErrorCode"] else ""}</span>'
+        error = " " + _e(e["ErrorCode"]) if e["ErrorCode"] else ""
+        outcome = f'<span class="{_e(e["Outcome"])}">{_e(e["Outcome"])}{error}</span>'
         rows.append(f"<tr{cls}><td>{_e(e['Time'])}</td><td>{_e(offset_text(t.offset))}</td><td>{_e(t.lane)}</td>"
-                    f"<td>{_e(e['Source'].split('.', 1)[0])}:{_e(e['Name'])}</td><td>{outcome}</td><td>{_e(e['SourceIpAddress'])}</td>"
+                    f"<td>{_e(e['Source'].split('.', 1)[0])}:{_e(e['Name'])}</td><td>{outcome}</td>"
+                    f"<td>{_e(e['SourceIpAddress'])}</td>"
                     f"<td>{_e(e['ActorArn'] or e['Actor'])}</td><td>{_e(e['Target'])}</td></tr>")
     return f'<table class="events" id="events"><tr>{head}</tr>{"".join(rows)}</table>'
 

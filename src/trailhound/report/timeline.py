@@ -13,10 +13,10 @@ from typing import Any
 
 from ..alerts.severity import Severity
 from ..context.assess import Assessment, ContextPolicy, assess, related_for, target_user
+from ..context.collect import principal, summarize
 from ..engine.rules import find_rule
 from ..errors import ConfigError
 from ..records.record import Record, parse_time
-from ..context.collect import principal, summarize
 from ..state.store import StateStore
 
 

@@ -8,10 +8,12 @@ part, is read again next time (its alerts are still stored once: the state store
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any
 
 from ..engine.evaluate import InputResult, scan_input
+from ..engine.rules import event_names
 from ..sources import select
 from ..sources.aws import describe_aws_error
 from ..sources.aws import shared_client as client
@@ -58,7 +60,7 @@ def scan_remote(run: Run) -> ScanResult:
     inputs, detection = run.settings.inputs, run.settings.detection
     selection = Selection(detection.since, detection.until, inputs.accounts, inputs.regions)
     configured = select.configured_region() if inputs.event_history and not inputs.regions else None
-    found = select.inputs(inputs.paths, selection, run.rules, inputs.event_history, configured)
+    found = select.inputs(inputs.paths, selection, event_names(run.rules), inputs.event_history, configured)
     return process(run, found, run.settings.execution.threads).result
 
 

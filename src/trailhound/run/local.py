@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import signal
 import sys
+from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
-from typing import Iterable, Iterator
 
 from ..engine.evaluate import Input, InputResult, ScanOptions, scan_input
 from ..engine.rules.base import Rule

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..alerts.alert import Alert, dedup_entity
 from ..engine.evaluate import Collector, InputResult, ScanOptions
@@ -170,27 +171,6 @@ class Run:
     def close(self) -> None:
         if self.state is not None:
             self.state.close()
-
-    def scan(self, progress: ProgressBar | None = None) -> ScanResult:
-        """The runner the settings call for: Spark, the incremental one (s3://, event history) or local files.
-        The inputs were checked first (`Settings.check_scan`), before the state store was opened."""
-        execution = self.settings.execution
-        if execution.engine == "spark":
-            from .spark import SparkOptions, scan_on_spark  # pyspark and a JVM only when asked for
-
-            spark = scan_on_spark(self, list(self.settings.inputs.paths),
-                                  SparkOptions(master=execution.spark_master, partitions=execution.partitions))
-            stats = spark.stats
-            spark.result.note = (f"spark: {stats.master}, {stats.partitions} partition(s), {stats.read_by_executors} "
-                                 f"input(s) read by executors, {stats.read_by_driver} by the driver")
-            return spark.result
-        if self.settings.remote:
-            from .incremental import scan_remote  # boto3 is imported only on this path
-
-            return scan_remote(self)
-        from .local import scan_paths
-
-        return scan_paths(self, self.settings.inputs.paths, execution.workers, progress)
 
     def finish(self, results: Iterable[InputResult],
                processed: Callable[[], Iterable[ObjectMark]] | None = None) -> ScanResult:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from ..alerts.alert import DEFAULT_DEDUP_FIELDS
 from ..errors import ConfigError

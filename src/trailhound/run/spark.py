@@ -19,8 +19,9 @@ import os
 import re
 import sys
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator
+from typing import Any
 from urllib.parse import unquote
 
 from ..engine.evaluate import InputResult, scan_input

@@ -15,20 +15,20 @@ from __future__ import annotations
 
 import signal
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
-from typing import Callable, Iterator
+from datetime import UTC, datetime
 
-from . import logs
 from ..alerts.alert import Alert
 from ..errors import ConfigError
-from .incremental import Outcome, process, with_etag
-from .pipeline import Run
-from ..sources.notifications import parse_message
 from ..sources.aws import describe_aws_error
+from ..sources.notifications import parse_message
 from ..sources.s3 import S3Object, objects
 from ..sources.s3_layout import Selection
 from ..sources.sqs import Heartbeat, Message, Queue
+from . import logs
+from .incremental import Outcome, process, with_etag
+from .pipeline import Run
 
 
 class StopWatching(BaseException):
@@ -193,7 +193,7 @@ class Watcher:
         logs.event("watch.started", urls=list(self.inputs.paths), interval_s=self.settings.interval_s,
                    lookback_s=self.settings.lookback.total_seconds())
         while not self.stopper.requested:
-            since = datetime.now(timezone.utc) - self.settings.lookback
+            since = datetime.now(UTC) - self.settings.lookback
             selection = Selection(since=since, accounts=self.inputs.accounts, regions=self.inputs.regions)
             listed = [o for url in self.inputs.paths for o in objects(url, selection)]
             fresh = [o for o in listed if not (isinstance(o, S3Object) and self.state.is_processed(o))]

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..sources.aws import client as aws_client, describe_aws_error
+from ..sources.aws import client as aws_client
+from ..sources.aws import describe_aws_error
 from .base import DeliveryError, RetryPolicy
 
 

@@ -61,8 +61,9 @@ class Sink:
         """The alert as this sink's format asks: trailhound's columns, or an OCSF Detection Finding."""
         if self.format == "ocsf":
             from ..alerts.ocsf import to_ocsf
+            from ..engine.rules import find_rule
 
-            return to_ocsf(alert)
+            return to_ocsf(alert, rule=find_rule(alert.rule_id))
         return alert.as_dict()
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..alerts.alert import Alert
-from ..state.store import StateStore
 from ..state import outbox
+from ..state.store import StateStore
 from .base import Sink, UrlSink, scrub
 
 

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import orjson
 
-from .. import __version__
+from ..version import __version__
 from .base import DeliveryError, RetryPolicy, scrub
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
-@lru_cache(maxsize=None)
+@cache
 def _pool():
     import urllib3
 

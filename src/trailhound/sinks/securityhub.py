@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..alerts.alert import Alert
+from ..engine.rules import find_rule
 from .aws import client, describe
 from .base import Sink
 
@@ -38,7 +39,7 @@ class SecurityHubSink(Sink):
         from ..alerts.asff import to_asff
 
         region, account, partition = self._product()
-        return to_asff(alert, region=region, account=account, partition=partition)
+        return to_asff(alert, region=region, account=account, partition=partition, rule=find_rule(alert.rule_id))
 
     def send(self, alerts: list[Alert]) -> dict[str, str | None]:
         from botocore.exceptions import BotoCoreError, ClientError

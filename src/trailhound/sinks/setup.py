@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .config import DeliveryConfig, load_config, parse_sink_option
 from .base import RetryPolicy, Sink
+from .config import DeliveryConfig, load_config, parse_sink_option
 
 
 def make_sinks(config_path: str | Path | None, sink_options: list[str] | None) -> list[Sink]:

@@ -8,13 +8,15 @@ in whichever process reads (sources/aws.py).
 from __future__ import annotations
 
 import io
+from collections.abc import Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, BinaryIO, Iterable, Iterator, cast
+from typing import Any, BinaryIO, cast
 from urllib.parse import urlsplit
 
 from ..errors import ConfigError, ReadError
-from .aws import describe_aws_error, shared_client as client
+from .aws import describe_aws_error
+from .aws import shared_client as client
 from .s3_layout import Selection, partitions
 
 PREFETCH_LIMIT = 32 << 20  # stored bytes: objects up to this are downloaded ahead whole; bigger ones stream

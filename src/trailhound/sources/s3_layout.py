@@ -12,9 +12,9 @@ and the engine's own --since/--until filter on event time stays exact.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
-from typing import Callable, Iterator
+from datetime import UTC, date, datetime, timedelta
 
 _ORG = re.compile(r"^o-[a-z0-9]{10,32}$")
 _ACCOUNT = re.compile(r"^\d{12}$")
@@ -43,9 +43,9 @@ def days(selection: Selection, now: datetime | None = None) -> list[date] | None
     """The delivery days that can hold events in the window; None when every day can (no --since)."""
     if selection.since is None:
         return None
-    end = max(selection.until or now or datetime.now(timezone.utc), selection.since) + DELIVERY_SLACK
-    first = selection.since.astimezone(timezone.utc).date()
-    last = end.astimezone(timezone.utc).date()
+    end = max(selection.until or now or datetime.now(UTC), selection.since) + DELIVERY_SLACK
+    first = selection.since.astimezone(UTC).date()
+    last = end.astimezone(UTC).date()
     return [first + timedelta(days=n) for n in range((last - first).days + 1)]
 
 

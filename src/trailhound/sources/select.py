@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable, Iterator
+from collections.abc import Iterable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
-from ..engine.rules.base import Rule
 from . import is_s3_url
 from .files import check_paths, iter_files
 
@@ -32,8 +32,9 @@ def check(paths: Iterable[str], event_history: bool = False) -> None:
     check_paths([p for p in paths if not is_s3_url(p)])
 
 
-def inputs(paths: Iterable[str], selection: Selection, rules: list[Rule], event_history: bool = False,
-           configured_region: str | None = None) -> Iterator[Any]:
+def inputs(paths: Iterable[str], selection: Selection, event_names: tuple[str, ...] = (),
+           event_history: bool = False, configured_region: str | None = None) -> Iterator[Any]:
+    """Every input the paths name. `event_names`: the events the event history is asked for (none: all)."""
     from .event_history import EventHistoryInput, default_regions
     from .s3 import objects
 
@@ -42,10 +43,8 @@ def inputs(paths: Iterable[str], selection: Selection, rules: list[Rule], event_
     for url in (p for p in paths if is_s3_url(p)):
         yield from objects(url, selection)
     if event_history:
-        names = tuple(sorted({n for rule in rules for n in rule.event_names})) if all(
-            rule.event_names for rule in rules) else ()
         for region in selection.regions or default_regions(configured_region):
-            yield EventHistoryInput(region, names, selection.since, selection.until)
+            yield EventHistoryInput(region, event_names, selection.since, selection.until)
 
 
 def require_boto3() -> None:

@@ -10,7 +10,8 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .aws import describe_aws_error, shared_client as client
+from .aws import describe_aws_error
+from .aws import shared_client as client
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class Heartbeat:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._beat, name="sqs-heartbeat", daemon=True)
 
-    def __enter__(self) -> "Heartbeat":
+    def __enter__(self) -> Heartbeat:
         if self.messages:
             self._thread.start()
         return self

@@ -15,18 +15,19 @@ import os
 import sqlite3
 import time
 import uuid
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Protocol
+from typing import Any, Protocol
 
 import orjson
 
-from . import runlock
 from ..alerts.alert import Alert
 from ..errors import ConfigError
 from ..records.record import format_time, parse_time
+from . import runlock
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -159,7 +160,7 @@ class StateStore:
             self._lock.release()
             self._lock = None
 
-    def __enter__(self) -> "StateStore":
+    def __enter__(self) -> StateStore:
         return self
 
     def __exit__(self, *exc: object) -> None:

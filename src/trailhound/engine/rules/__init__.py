@@ -22,8 +22,8 @@ from ...context.plugin import ContextPlugin, RelatedStore
 from ...errors import ConfigError
 from ...records.record import Record
 from .base import Rule
-from .iam_login_profile import PasswordAssignedToExistingIAMUser
 from .iam_create_access_key import AccessKeyCreatedForAnotherUser
+from .iam_login_profile import PasswordAssignedToExistingIAMUser
 from .iam_update_login_profile import ConsolePasswordChangedForAnotherUser
 
 
@@ -118,6 +118,14 @@ def find_rule(rule_id: str) -> Rule | None:
         return get_rule(rule_id)
     except UnknownRule:
         return None
+
+
+def event_names(rules: Sequence[Rule]) -> tuple[str, ...]:
+    """The events API sources (the event history) are asked for: every name the rules match, or none (every
+    event) when some rule cannot name its events."""
+    if not all(rule.event_names for rule in rules):
+        return ()
+    return tuple(sorted({name for rule in rules for name in rule.event_names}))
 
 
 def dedup_fields_for(rules: Sequence[Rule], fields: Sequence[str], where: str = "--dedup-fields"

@@ -12,11 +12,12 @@ derived from them (`__init_subclass__`), and a rule may add needles of its own (
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ...alerts.severity import Severity
+from ...alerts.alert import DEFAULT_DEDUP_FIELDS, Alert, dedup_entity, event_key
+from ...alerts.severity import FAILED_CALL_STEPS, Severity
 from ...records.record import Record, as_text
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ class Rule:
     extra_needles: ClassVar[list[list[bytes]]] = []  # further lists every matchable record holds one of
     # The row the rule shows, in order (generic fields follow it; see alerts.alert.GENERIC_COLUMNS).
     columns: ClassVar[tuple[str, ...]] = ()
-    context: ClassVar["type[ContextPlugin] | None"] = None  # a context plug-in ranking this rule's alerts
+    context: ClassVar[type[ContextPlugin] | None] = None  # a context plug-in ranking this rule's alerts
     examples: ClassVar[list[Example]] = []
 
     # Derived, never declared: case-insensitive literals every raw record this rule can match contains,
@@ -178,3 +179,28 @@ def example_call(event_name: str, request: dict[str, Any], response: Any = None,
     }
     record.update(extra)
     return record
+
+
+def make_alert(rule: Rule, record: Record, dedup_fields: Sequence[str] = DEFAULT_DEDUP_FIELDS) -> Alert:
+    """The alert for a record the rule matched: the time, the rule's row, then what every alert carries."""
+    ekey = event_key(record)
+    # A failed call changed nothing but shows someone trying: still an alert, ranked below a success. A rule's
+    # context plug-in, when it runs, ranks again from the rule's severity and ends with the same step.
+    severity = rule.severity if record.succeeded else rule.severity.lower(FAILED_CALL_STEPS)
+    row: dict[str, Any] = {"TimeGenerated": record.time_text, **rule.row(record)}
+    row.update({
+        "RuleId": rule.id,
+        "RuleName": rule.name,
+        "Title": rule.title(row),
+        "EventID": record.event_id or ekey,
+        "RecipientAccountId": record.recipient_account,
+        "Outcome": "success" if record.succeeded else "failure",
+        "Severity": str(severity),
+        "DedupEntity": "",
+        "Tactics": list(rule.tactics),
+        "Techniques": list(rule.techniques),
+        "Resource": rule.resource(record, row),
+    })
+    row["Entities"] = rule.entities(record, row)
+    row["DedupEntity"] = dedup_entity(row, dedup_fields)
+    return Alert(row=row, raw=record.raw, origin=record.origin, key=f"{rule.id}|{ekey}")

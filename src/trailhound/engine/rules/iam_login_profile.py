@@ -8,8 +8,7 @@ from typing import Any
 from ...alerts.severity import Severity
 from ...context.identity import IdentityContext
 from ...records.record import Record, as_text
-from .base import (Example, Rule, actor_and_addresses, example_call, iam_user_resource, named_user,
-                   target_entity)
+from .base import Example, Rule, actor_and_addresses, example_call, iam_user_resource, named_user, target_entity
 
 
 def _iam_call(flag: Any = False, user: str | None = "alice", **extra: Any) -> dict:

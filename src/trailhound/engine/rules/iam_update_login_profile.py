@@ -19,8 +19,16 @@ from typing import Any
 from ...alerts.severity import Severity
 from ...context.identity import IdentityContext
 from ...records.record import Record, as_text
-from .base import (Example, Rule, actor_and_addresses, acts_on_itself, example_call, iam_user_resource,
-                   named_user, target_entity)
+from .base import (
+    Example,
+    Rule,
+    actor_and_addresses,
+    acts_on_itself,
+    example_call,
+    iam_user_resource,
+    named_user,
+    target_entity,
+)
 
 _ROLE = {"type": "AssumedRole", "accountId": "111122223333", "principalId": "AROAEXAMPLE:alice",
          "arn": "arn:aws:sts::111122223333:assumed-role/Admin/alice",
