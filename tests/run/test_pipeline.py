@@ -191,3 +191,22 @@ def test_a_run_from_its_parts_takes_an_open_store(tmp_path):
 
 def test_workers_are_never_more_than_the_inputs():
     assert workers_for(8, 3) == 3 and workers_for(None, 1) == 1 and workers_for(2, 0) == 1
+
+
+# -- the failed-call step: one place, one setting ------------------------------------------------------
+
+def test_a_failed_call_is_ranked_once_with_the_same_setting_with_context_or_without(tmp_path):
+    failed = record(False, eventID="failed", errorCode="AccessDenied")
+    write(tmp_path / "a.json", [failed, record(False, eventID="undated", eventTime="garbage", errorCode="X")])
+    for extra in ([], ["--no-context"]):
+        out = run_cli("scan", str(tmp_path), "--format", "jsonl", "--severity", "failure_steps=2", *extra)
+        rows = {r["EventID"]: r for r in jsonl(out.stdout)}
+        # Medium two steps down, whether the identity context ranked it first or not ...
+        assert rows["failed"]["Severity"] == "Informational", extra
+        # ... and an alert whose time the context cannot read is still ranked as a failure.
+        assert rows["undated"]["Severity"] == "Informational", extra
+        if not extra:
+            assert rows["failed"]["Reasons"][-1] == "Informational: the call failed (AccessDenied): 2 steps lower"
+            assert sum("failed" in r for r in rows["failed"]["Reasons"]) == 1
+        else:
+            assert "Reasons" not in rows["failed"]

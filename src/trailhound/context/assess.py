@@ -13,10 +13,8 @@ order:
 3. the target then signed in to the console within hours: at least High; from the address the password was
    assigned from: Critical. A new user signing in from elsewhere is what onboarding looks like, so that
    alone does not raise an onboarding alert;
-4. the call failed: `failure_steps` lower. The ranking replaces the one `make_alert` gave (the rule's
-   severity, one step lower for a failed call), so it ends with the same step, from the same default
-   (alerts.severity.FAILED_CALL_STEPS): with context or without, a failed call ranks one step below the
-   same call had it succeeded, and the reasons say so.
+4. the call failed: `failure_steps` lower, applied by the run after this ranking, once for every alert with
+   context or without (alerts.severity.failed_call); the reasons say so.
 """
 
 from __future__ import annotations
@@ -113,9 +111,6 @@ def assess(row: dict[str, Any], raw: dict[str, Any], related: list[dict], policy
     self_assigned = _self_step(result, record, policy)
     logins = _login_step(result, about_target, target, record.source_ip, when, policy,
                          onboarding and not self_assigned)
-    if not record.succeeded:
-        result.step(result.severity.lower(policy.failure_steps),
-                    f"the call failed ({record.error_code}): {_steps(policy.failure_steps)} lower")
     result.fields["ConsoleLoginsAfter"] = logins
     result.fields["ActorRecentActivity"] = _activity(related, actor, record, when, policy)
     return result
@@ -185,9 +180,6 @@ def _activity(related: list[dict], actor: str, record: Record, when: datetime, p
              "SourceIpAddress": e["SourceIpAddress"], **({"Target": e["Target"]} if e["Target"] else {})}
             for e in calls[:_ACTIVITY_LIMIT]]
 
-
-def _steps(count: int) -> str:
-    return "one step" if count == 1 else f"{count} steps"
 
 
 def _at(event: dict) -> datetime | None:

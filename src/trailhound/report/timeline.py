@@ -11,7 +11,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..alerts.severity import Severity
+from ..alerts.severity import Severity, failed_call
 from ..context.assess import Assessment, ContextPolicy, assess, related_for, target_user
 from ..context.collect import principal, summarize
 from ..engine.rules import find_rule
@@ -62,6 +62,8 @@ def build(store: StateStore, alert_id: str, before: timedelta = timedelta(hours=
     if all(e["Key"] != own["Key"] for e in related):
         related.append(own)  # a store written before related events were kept still shows the alert itself
     now = assess(row, raw, related, policy, baseline_severity(row))
+    if not record.succeeded:  # as the run ranks it: after the context, once (alerts.severity.failed_call)
+        now.step(*failed_call(now.severity, record.error_code, policy.failure_steps))
     start, end = when - before, when + after
     events = [_placed(e, row, record, when, own["Key"]) for e in related]
     created_at = now.fields.get("TargetCreatedAt")
