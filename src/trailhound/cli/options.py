@@ -22,7 +22,8 @@ DedupFields = Annotated[str, typer.Option(
                            "original rule).")]
 DedupWindow = Annotated[str, typer.Option(
     "--dedup-window", help="With --state: suppress an alert whose DedupEntity alerted this recently.")]
-Rule = Annotated[list[str] | None, typer.Option("--rule", help="Run only this rule (repeatable).")]
+Rule = Annotated[list[str] | None, typer.Option(
+    "--rule", help="Run only this rule (repeatable); `all`: every rule, those off by default too.")]
 OnboardingWindow = Annotated[str, typer.Option(
     "--onboarding-window", help="A password set this soon after the same principal created the user is "
                                 "onboarding (severity Low).")]
