@@ -39,7 +39,7 @@ def event_key(record: Record) -> str:
                                                      usedforsecurity=False).hexdigest()
 
 
-def dedup_entity(row: dict[str, Any], fields: tuple[str, ...] | list[str]) -> str:
+def dedup_entity(row: dict[str, Any], fields: Sequence[str]) -> str:
     """The original's DedupEntity: the dedup fields' values, fields sorted by name, joined with '|'."""
     return "|".join(as_text(row.get(name)) for name in sorted(fields))
 
@@ -57,7 +57,7 @@ class Alert:
 
     @property
     def rule_id(self) -> str:
-        return self.row["RuleId"]
+        return str(self.row["RuleId"])
 
     @property
     def severity(self) -> Severity:
