@@ -28,9 +28,13 @@ class RuleText(Protocol):
     """What a finding (OCSF, ASFF) quotes from the rule that raised an alert. Alerts sit below the engine:
     whoever knows the rule (a sink, the CLI) hands it in; an alert of a rule this build lacks has none."""
 
-    description: str
-    version: str
-    response_actions: Sequence[str]
+    # Read-only (properties): a rule declares them as class variables.
+    @property
+    def description(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def response_actions(self) -> Sequence[str]: ...
 
 
 def event_key(record: Record) -> str:
