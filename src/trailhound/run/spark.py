@@ -25,6 +25,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from ..engine.evaluate import InputResult, scan_input
+from ..engine.rules.base import Rule
 from ..errors import ConfigError
 from ..sources.files import FileInput, check_paths, iter_files
 from .pipeline import Run, ScanResult
@@ -118,7 +119,7 @@ def local_root(path: str) -> str:
     return "file://" + _GLOB_CHARS.sub(r"\\\1", os.path.abspath(path))
 
 
-def scan_partition(rows: Iterable[Any], rules: list, options: Any, origins: Any) -> Iterator[tuple[str, InputResult]]:
+def scan_partition(rows: Iterable[Any], rules: list[Rule], options: Any, origins: Any) -> Iterator[tuple[str, InputResult]]:
     """Runs on an executor: each file's bytes through the embedded engine's `scan_input`."""
     names = origins.value if origins is not None else {}
     for row in rows:
