@@ -72,5 +72,6 @@ class ContextEnricher:
     def _drop_scratch(self) -> None:
         if self._scratch is not None:
             self._scratch.close()
-            self._scratch_dir.cleanup()  # type: ignore[union-attr]
+            if self._scratch_dir is not None:  # made with the scratch store, in _store
+                self._scratch_dir.cleanup()
             self._scratch = self._scratch_dir = None
