@@ -175,7 +175,7 @@ class SparkEngine:
         frame = self._read(roots) if roots else None
         if frame is not None and remote:
             listing += self._list_uris(frame, {key for key, _ in listing}, [local_key(p) for p in local])
-        scan = SparkScan(result=None)  # type: ignore[arg-type]
+        scan = SparkScan(result=None)  # type: ignore[arg-type]  # set below, once the run has finished
         scan.stats.master = self.spark.sparkContext.master
         by_key = self._run(frame, listing, scan.stats) if frame is not None else {}
         results = [by_key.get(key) or self._on_driver(item, scan.stats) for key, item in listing]
