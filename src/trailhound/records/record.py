@@ -265,7 +265,7 @@ class Record:
     def time(self) -> datetime | None:
         if self._time is False:
             self._time = parse_time(self.raw.get("eventTime"))
-        return self._time  # type: ignore[return-value]
+        return self._time  # type: ignore[return-value]  # parsed above: False (not yet) is gone
 
     @property
     def time_text(self) -> str:
