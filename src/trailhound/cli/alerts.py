@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
@@ -12,12 +13,15 @@ from ..alerts.textsafe import inert
 from ..errors import ConfigError
 from .common import fail
 
+if TYPE_CHECKING:
+    from ..state.store import StateStore
+
 app = typer.Typer(help="List, show, acknowledge and close the alerts in a state store.", no_args_is_help=True)
 
 STATE = typer.Option(..., "--state", envvar="TRAILHOUND_STATE", help="The SQLite state file `scan --state` wrote.")
 
 
-def open_store(path: Path):
+def open_store(path: Path) -> StateStore:
     """The state store, which must already exist: a mistyped path must not become a new, empty store."""
     from ..state.store import StateStore
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ..alerts.textsafe import inert
 from ..errors import ConfigError
 from .common import fail
+
+if TYPE_CHECKING:
+    from ..report.timeline import Timeline
 
 STATE_HELP = "SQLite state file the alert was stored in by `trailhound scan --state`."
 
@@ -51,7 +55,7 @@ def report(
     sys.stderr.write(f"trailhound: wrote {inert(str(html))} ({len(built.events)} event(s))\n")
 
 
-def _build(alert_id: str, state: Path, before: str, after: str):
+def _build(alert_id: str, state: Path, before: str, after: str) -> Timeline:
     from ..records.times import parse_duration
     from ..report.timeline import build
     from ..state.store import StateStore
@@ -66,7 +70,7 @@ def _build(alert_id: str, state: Path, before: str, after: str):
         fail(str(exc))
 
 
-def _as_json(built) -> dict:
+def _as_json(built: Timeline) -> dict[str, Any]:
     from ..report.timeline import offset_text
 
     return {"alert": built.row, "now": {"Severity": built.now.severity, "Reasons": built.now.reasons},
@@ -74,7 +78,7 @@ def _as_json(built) -> dict:
                        for t in built.events]}
 
 
-def _print_table(built) -> None:
+def _print_table(built: Timeline) -> None:
     from rich.console import Console  # rich's tables cost start-up time: load them only when drawing one
     from rich.table import Table
     from rich.text import Text

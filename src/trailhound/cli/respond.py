@@ -10,7 +10,8 @@ import typer
 
 from ..alerts.textsafe import inert
 from ..errors import ConfigError
-from .alerts import STATE, fail, open_store
+from .alerts import STATE, open_store
+from .common import fail
 
 
 def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."),

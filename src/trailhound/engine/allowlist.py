@@ -149,7 +149,8 @@ def _entry(raw: Any, where: str, rules: Sequence[Rule]) -> Exclusion:
         raise ConfigError(f"{where}: has no conditions; an entry must name at least one alert column to match, "
                           "or it would silence the whole rule")
     try:
-        return Exclusion(**{k: v for k, v in raw.items() if k in fixed}, **conditions)
+        # model_validate: what Exclusion(**fields) does, on a mapping mypy can check (conditions are extras)
+        return Exclusion.model_validate({**{k: v for k, v in raw.items() if k in fixed}, **conditions})
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "entry"

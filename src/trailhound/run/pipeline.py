@@ -31,6 +31,7 @@ from .settings import ContextSettings, Settings
 
 if TYPE_CHECKING:  # pydantic (behind the allowlist) and the sinks' HTTP/AWS libraries load only when used
     from ..context.assess import ContextPolicy
+    from ..context.plugin import RelatedEvent
     from ..engine.allowlist import Allowlist, Exclusion
     from ..sinks.base import Sink
     from ..sinks.delivery import DeliveryReport
@@ -45,7 +46,7 @@ class Enricher(Protocol):
     they need not all be held at once); the call, once per run before the allowlist and the state store, may
     add context to alerts and change their severity (with reasons)."""
 
-    def remember(self, related: list[dict[str, Any]], state: StateStore | None) -> None: ...
+    def remember(self, related: list[RelatedEvent], state: StateStore | None) -> None: ...
 
     def __call__(self, alerts: list[Alert], state: StateStore | None) -> None: ...
 

@@ -28,6 +28,7 @@ from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from ..engine.evaluate import InputResult, scan_input
+from ..engine.rules.base import Rule
 from ..errors import ConfigError
 from ..records.stream import CHUNK
 from ..sources.files import FileInput, check_paths, iter_files
@@ -148,7 +149,7 @@ def local_root(path: str) -> str:
     return "file://" + _GLOB_CHARS.sub(r"\\\1", os.path.abspath(path))
 
 
-def scan_partition(rows: Iterable[Any], rules: list, options: Any, origins: Any) -> Iterator[tuple[str, InputResult]]:
+def scan_partition(rows: Iterable[Any], rules: list[Rule], options: Any, origins: Any) -> Iterator[tuple[str, InputResult]]:
     """Runs on an executor: each file through the embedded engine's `scan_input`. A local file (no content
     read by Spark) is opened and streamed here; another filesystem's file comes as Spark's bytes."""
     names = origins.value if origins is not None else {}
@@ -205,7 +206,7 @@ class SparkEngine:
         frame = self._read([local_root(p) for p in local], remote)
         if remote:
             listing += self._list_uris(frame, {key for key, _ in listing}, [local_key(p) for p in local])
-        scan = SparkScan(result=None)  # type: ignore[arg-type]
+        scan = SparkScan(result=None)  # type: ignore[arg-type]  # set below, once the run has finished
         scan.stats.master = self.spark.sparkContext.master
         by_key = self._run(frame, listing, scan.stats) if frame is not None else {}
         results = [by_key.get(key) or self._on_driver(item, scan.stats) for key, item in listing]

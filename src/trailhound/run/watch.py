@@ -23,7 +23,7 @@ from ..alerts.alert import Alert
 from ..errors import ConfigError
 from ..sources.aws import describe_aws_error
 from ..sources.notifications import parse_message
-from ..sources.s3 import S3Object, objects
+from ..sources.s3 import S3Object, Unlisted, objects
 from ..sources.s3_layout import Selection
 from ..sources.sqs import Heartbeat, Message, Queue
 from . import logs
@@ -209,7 +209,7 @@ class Watcher:
                 time.sleep(self.settings.interval_s)
 
     # -- both ------------------------------------------------------------------------------------------
-    def _process(self, items: list) -> Outcome:
+    def _process(self, items: list[S3Object | Unlisted]) -> Outcome:
         self.state.new_run()
         threads = self.pipeline.settings.execution.threads
         outcome = process(self.pipeline, items, threads, should_stop=lambda: self.stopper.requested,

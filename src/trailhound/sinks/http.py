@@ -3,27 +3,32 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import orjson
 
 from ..version import __version__
 from .base import DeliveryError, RetryPolicy, scrub
 
+if TYPE_CHECKING:  # urllib3 loads only when an HTTP sink sends
+    from urllib3 import BaseHTTPResponse, PoolManager
+    from urllib3.util.retry import Retry
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @cache
-def _pool():
+def _pool() -> PoolManager:
     import urllib3
 
     return urllib3.PoolManager()
 
 
-def _retry(policy: RetryPolicy):
+def _retry(policy: RetryPolicy) -> Retry:
     from urllib3.util.retry import Retry
 
     class CappedRetry(Retry):
-        def get_retry_after(self, response):  # type: ignore[no-untyped-def]
+        def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
             # A receiver asking us to wait an hour must not hang the run: honour it up to max_backoff.
             value = super().get_retry_after(response)
             return None if value is None else min(value, self.backoff_max)

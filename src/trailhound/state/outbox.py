@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from ..alerts.alert import Alert
 from .store import StateStore, alert_from_stored, queue_deliveries
@@ -70,7 +71,7 @@ def pending(store: StateStore, exclude: tuple[str, ...] = ()) -> list[Pending]:
     return [Pending(*row) for row in rows if row[0] not in exclude]
 
 
-def for_alert(store: StateStore, alert_id: str) -> list[dict]:
+def for_alert(store: StateStore, alert_id: str) -> list[dict[str, Any]]:
     rows = store.db.execute("SELECT sink_id, status, attempts, last_error, delivered_at FROM deliveries "
                             "WHERE alert_id=? ORDER BY sink_id", (alert_id,)).fetchall()
     return [dict(zip(("sink", "status", "attempts", "last_error", "delivered_at"), row)) for row in rows]

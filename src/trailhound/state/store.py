@@ -20,11 +20,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 
 from ..alerts.alert import Alert
+from ..context.plugin import RelatedEvent
 from ..errors import ConfigError
 from ..records.record import format_time, parse_time
 from . import runlock
@@ -106,9 +107,13 @@ CREATE TABLE IF NOT EXISTS processed_objects (
 class ObjectMark(Protocol):
     """An object read whole (an S3 object: bucket, key and ETag, so a rewritten object is read again)."""
 
-    bucket: str
-    key: str
-    etag: str
+    # Read-only (properties): a frozen dataclass such as sources.s3.S3Object is one.
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def etag(self) -> str: ...
 
 
 @dataclass
@@ -236,7 +241,7 @@ class StateStore:
             db.executemany("UPDATE alerts SET emitted=1 WHERE id=?", [(a.id,) for a in alerts])
 
     def pending(self) -> int:
-        return self.db.execute("SELECT count(*) FROM alerts WHERE emitted=0").fetchone()[0]
+        return cast(int, self.db.execute("SELECT count(*) FROM alerts WHERE emitted=0").fetchone()[0])
 
     def record_exclusions(self, excluded: list[tuple[Alert, Any]], now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -248,7 +253,7 @@ class StateStore:
                     (alert.rule_id, alert.key.split("|", 1)[1], entry.reason, entry.owner, now, alert.origin,
                      _json(alert.as_dict()), _json(alert.raw)))
 
-    def save_related(self, events: list[dict], keep_s: float | None = None) -> None:
+    def save_related(self, events: list[RelatedEvent], keep_s: float | None = None) -> None:
         """Remember related events (context for later runs and for this run's alerts), then prune if `keep_s`."""
         with self.transaction() as db:
             db.executemany(
@@ -268,17 +273,17 @@ class StateStore:
             if cutoff:
                 db.execute("DELETE FROM related_events WHERE event_time < ?", (cutoff,))
 
-    def related_about(self, account: str, user: str, actor: str, start: str, end: str) -> list[dict]:
+    def related_about(self, account: str, user: str, actor: str, start: str, end: str) -> list[RelatedEvent]:
         """Related events about an IAM user (its own calls and calls on it) at any time up to `end`, and the
         actor's calls between `start` and `end`; ISO 8601 UTC bounds compare as text."""
         rows = self.db.execute(
             "SELECT data FROM related_events WHERE account=? AND (subject=? OR target=?) AND event_time<=? "
             "UNION SELECT data FROM related_events WHERE actor=? AND event_time>=? AND event_time<=?",
             (account, user, user, end, actor, start, end)).fetchall()
-        return [orjson.loads(r[0]) for r in rows]
+        return [cast(RelatedEvent, orjson.loads(r[0])) for r in rows]  # written by save_related
 
     def context_about(self, account: str, user: str, actor: str, when: str, logins_until: str,
-                      activity: tuple[str, str], activity_limit: int) -> list[dict]:
+                      activity: tuple[str, str], activity_limit: int) -> list[RelatedEvent]:
         """Only the related events an alert's severity steps read, each query bounded: the user's successful
         creations up to `when`, its console sign-ins from `when` to `logins_until`, and the actor's first
         `activity_limit` calls in the `activity` window. An automation role with thousands of IAM calls, or a
@@ -294,10 +299,10 @@ class StateStore:
             ("SELECT data FROM related_events WHERE actor=? AND event_time>=? AND event_time<=? "
              "ORDER BY event_time, event_key LIMIT ?", (actor, *activity, activity_limit + 1)),
         )
-        found: dict[str, dict] = {}
+        found: dict[str, RelatedEvent] = {}
         for sql, args in queries:
             for (data,) in self.db.execute(sql, args):
-                event = orjson.loads(data)
+                event: RelatedEvent = orjson.loads(data)  # written by save_related
                 found[event["Key"]] = event
         return list(found.values())
 
@@ -310,7 +315,7 @@ class StateStore:
             raise ConfigError(f"{self.path}: no alert with id {alert_id!r}: give the 16-hex-digit id (or at least "
                               f"{max(min_digits, 1)} of its first digits) that `trailhound alerts list` shows")
         # Hex digits only, checked above: nothing in the key is a LIKE wildcard.
-        found = [row[0] for row in self.db.execute("SELECT id FROM alerts WHERE id LIKE ? ORDER BY id LIMIT 2",
+        found: list[str] = [row[0] for row in self.db.execute("SELECT id FROM alerts WHERE id LIKE ? ORDER BY id LIMIT 2",
                                                     (key + "%",))]
         if not found:
             raise ConfigError(f"{self.path}: no alert with id {alert_id!r}")
@@ -318,7 +323,7 @@ class StateStore:
             raise ConfigError(f"{self.path}: alert id {alert_id!r} names more than one alert; give more of its digits")
         return found[0]
 
-    def alert_record(self, alert_id: str) -> tuple[dict, dict]:
+    def alert_record(self, alert_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The stored alert (row as raised, raw record) that `alert_id` names (see resolve_alert_id)."""
         row, raw = self.db.execute("SELECT row, raw FROM alerts WHERE id=?",
                                    (self.resolve_alert_id(alert_id),)).fetchone()
@@ -334,7 +339,7 @@ class StateStore:
 
     def count(self, table: str) -> int:
         assert table in ("alerts", "exclusions", "related_events", "processed_objects")
-        return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return cast(int, self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
 
 
 def queue_deliveries(db: sqlite3.Connection, alert_ids: Iterable[str], sink_ids: Iterable[str], now: float) -> None:

@@ -29,7 +29,7 @@ class Example:
     """A record the rule must (or must not) match: documentation that runs as a test."""
 
     name: str
-    record: dict
+    record: dict[str, Any]
     expect: bool
     expect_row: dict[str, Any] = field(default_factory=dict)
 
@@ -165,7 +165,7 @@ def target_entity(resource: dict[str, Any]) -> dict[str, Any]:
     return entity
 
 
-def example_call(event_name: str, request: dict[str, Any], response: Any = None, **extra: Any) -> dict:
+def example_call(event_name: str, request: dict[str, Any], response: Any = None, **extra: Any) -> dict[str, Any]:
     """An IAM API call by IAM user mallory for a rule's examples; `extra` replaces top-level fields."""
     record = {
         "eventVersion": "1.09", "eventTime": "2024-08-01T13:42:21Z", "eventSource": "iam.amazonaws.com",
