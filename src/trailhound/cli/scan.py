@@ -122,7 +122,7 @@ def report(summary: Summary, debug: bool = False) -> None:
         sys.stderr.write(f"trailhound: warning: {inert(line)}\n")
     parts = [f"{summary.inputs} input(s)", f"{summary.bytes / 1e6:.1f} MB", f"{summary.records} record(s)",
              f"{summary.matches} match(es)", f"{summary.alerts} alert(s)"]
-    for label, value in (("duplicate event(s)", summary.duplicates), ("excluded by allowlist", summary.excluded),
+    for label, value in (("duplicate event(s)", summary.duplicates), (_excluded_label(summary), summary.excluded),
                          ("already alerted", summary.already_alerted),
                          ("object(s) already processed", summary.already_processed),
                          ("redelivered from an interrupted run", summary.redelivered),
@@ -136,3 +136,9 @@ def report(summary: Summary, debug: bool = False) -> None:
         if value:
             parts.append(f"{value} {label}")
     sys.stderr.write(f"trailhound: {', '.join(parts)} in {summary.seconds:.2f}s\n")
+
+
+def _excluded_label(summary: Summary) -> str:
+    """"excluded by allowlist (Terraform CI onboards staff: 3; lab: 1)": the count per reason, as promised."""
+    reasons = "; ".join(f"{reason}: {count}" for reason, count in summary.excluded_by.most_common())
+    return f"excluded by allowlist ({reasons})" if reasons else "excluded by allowlist"
