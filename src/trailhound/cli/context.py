@@ -9,7 +9,7 @@ import typer
 
 from ..alerts.textsafe import inert
 from ..errors import ConfigError
-from .common import fail
+from .common import fail, usage_or_state
 
 STATE_HELP = "SQLite state file the alert was stored in by `trailhound scan --state`."
 
@@ -60,10 +60,10 @@ def _build(alert_id: str, state: Path, before: str, after: str):
         if not state.is_file():
             raise ConfigError(f"{state}: no such state file (write one with `trailhound scan --state`)")
         window = parse_duration(before, "--before"), parse_duration(after, "--after")
-        with StateStore(state) as store:
+        with StateStore(state, read_only=True) as store:  # never waits on a writer; read-only media too
             return build(store, alert_id, *window)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), usage_or_state(exc))
 
 
 def _as_json(built) -> dict:

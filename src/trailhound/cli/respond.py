@@ -11,6 +11,7 @@ import typer
 from ..alerts.textsafe import inert
 from ..errors import ConfigError
 from .alerts import STATE, fail, open_store
+from .common import usage_or_state
 
 
 def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."),
@@ -41,7 +42,7 @@ def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique pref
             item = find(store, alert_id)
             plan = PLANS[chosen[0]](item.alert)
     except (ConfigError, RefusedError) as exc:
-        fail(str(exc))
+        fail(str(exc), usage_or_state(exc))
     try:
         identity = caller_identity()
     except Exception as exc:  # noqa: BLE001 - no credentials, no network: say so in one line

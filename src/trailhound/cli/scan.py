@@ -24,7 +24,7 @@ from ..run.settings import (
 )
 from ..testhooks import crash_point
 from . import options as o
-from .common import EXIT_ALERTS, EXIT_BAD_INPUT, EXIT_UNDELIVERED, EXIT_USAGE, fail
+from .common import EXIT_ALERTS, EXIT_BAD_INPUT, EXIT_UNDELIVERED, fail, usage_or_state
 from .delivery import report_delivery
 from .progress import progress_bar
 
@@ -90,14 +90,17 @@ def scan(
                 sys.stderr.write(f"trailhound: {inert(result.note)}\n")
             run.emit(result.alerts, lambda alerts: write_alerts(alerts, settings.output.format, rule_of=find_rule))
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), usage_or_state(exc))
     except Exception as exc:  # noqa: BLE001 - a bug must still end in one clear line unless --debug
         if debug:
             traceback.print_exc()
         fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", EXIT_BAD_INPUT)
     report(result.summary, debug)
     crash_point("before-delivery")
-    delivered = report_delivery(run.deliver(result.alerts), settings.state) if run.sinks else True
+    try:
+        delivered = report_delivery(run.deliver(result.alerts), settings.state) if run.sinks else True
+    except ConfigError as exc:  # the state file (its outbox) cannot be written now: exit 5, naming it
+        fail(str(exc), usage_or_state(exc))
     _exit(result, fail_on_alert, delivered)
 
 
