@@ -10,7 +10,7 @@ import typer
 
 from ..alerts.textsafe import inert
 from ..errors import ConfigError
-from .common import fail
+from .common import fail, usage_or_state
 
 if TYPE_CHECKING:
     from ..report.timeline import Timeline
@@ -64,10 +64,10 @@ def _build(alert_id: str, state: Path, before: str, after: str) -> Timeline:
         if not state.is_file():
             raise ConfigError(f"{state}: no such state file (write one with `trailhound scan --state`)")
         window = parse_duration(before, "--before"), parse_duration(after, "--after")
-        with StateStore(state) as store:
+        with StateStore(state, read_only=True) as store:  # never waits on a writer; read-only media too
             return build(store, alert_id, *window)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), usage_or_state(exc))
 
 
 def _as_json(built: Timeline) -> dict[str, Any]:

@@ -235,8 +235,9 @@ class Run:
 
         if self.settings.state is None:
             return deliver(alerts, self.sinks)
-        # A store of its own: scan's was closed when the scan ended; the outbox lives in the same file.
-        with StateStore(self.settings.state) as store:
+        # A store of its own: scan's was closed when the scan ended; the outbox lives in the same file. It
+        # holds a run lock, so its claims are known free the moment this process dies.
+        with StateStore(self.settings.state, track_delivery=True) as store:
             return deliver(alerts, self.sinks, store)
 
     def _apply_allowlist(self, alerts: list[Alert], summary: Summary

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import orjson
 
+from ..alerts.textsafe import inert_json
 from ..version import __version__
 from .base import DeliveryError, RetryPolicy, scrub
 
@@ -44,7 +45,9 @@ def post_json(url: str, payload: object, policy: RetryPolicy, label: str, header
     """POST payload as JSON; raises DeliveryError (never naming the URL's path or query) unless a 2xx came back."""
     import urllib3
 
-    body = orjson.dumps(payload, default=str)
+    # As stdout and the jsonl sink: a receiver that logs or shows the body must not get raw bidi overrides,
+    # line separators or C1 controls (JSON allows them raw; terminals and viewers act on them).
+    body = inert_json(orjson.dumps(payload, default=str).decode()).encode()
     all_headers = {"Content-Type": "application/json", "User-Agent": f"trailhound/{__version__}", **(headers or {})}
     attempts = policy.retries + 1
     try:

@@ -26,7 +26,7 @@ import orjson
 
 from ..alerts.alert import Alert
 from ..context.plugin import RelatedEvent
-from ..errors import ConfigError
+from ..errors import ConfigError, StateError
 from ..records.record import format_time, parse_time
 from . import runlock
 
@@ -124,12 +124,17 @@ class Admission:
 
 
 class StateStore:
-    def __init__(self, path: str | Path, busy_timeout_s: float = 60.0, track_delivery: bool = False) -> None:
+    def __init__(self, path: str | Path, busy_timeout_s: float = 60.0, track_delivery: bool = False,
+                 read_only: bool = False) -> None:
         self.path = Path(path)
         self.run_id = uuid.uuid4().hex
-        self.track_delivery = track_delivery
+        self.track_delivery = track_delivery and not read_only
+        self.read_only = read_only
         self.sink_ids: tuple[str, ...] = ()  # sinks this run delivers to: `admit` queues their deliveries
         self._lock: runlock.RunLock | None = None
+        if read_only:
+            self.db = _open_read_only(self.path)
+            return
         try:
             if str(path) != ":memory:":
                 _create_private(self.path)
@@ -140,14 +145,16 @@ class StateStore:
                 for statement in _statements(SCHEMA):
                     self.db.execute(statement)
                 _add_emitted_column(self.db)
+        except StateError:
+            raise
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise ConfigError(f"{self.path}: cannot use as a state store ({exc})") from None
-        if track_delivery:
+            raise state_error(self.path, exc, "open") from None
+        if self.track_delivery:
             try:
                 self._lock = runlock.RunLock(self.path, self.run_id)
             except OSError as exc:
                 self.db.close()
-                raise ConfigError(f"{self.path}: cannot lock beside the state store ({exc})") from None
+                raise state_error(self.path, exc, "lock beside") from None
 
     def new_run(self) -> None:
         """Begin another run on this connection (watch: each batch is one run, as each hourly run of the
@@ -157,7 +164,10 @@ class StateStore:
             self._lock = None
         self.run_id = uuid.uuid4().hex
         if self.track_delivery:
-            self._lock = runlock.RunLock(self.path, self.run_id)
+            try:
+                self._lock = runlock.RunLock(self.path, self.run_id)
+            except OSError as exc:  # a full disk: no lock file; this run stores nothing until it has one
+                raise state_error(self.path, exc, "lock beside") from None
 
     def close(self) -> None:
         self.db.close()
@@ -173,14 +183,24 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken up front (IMMEDIATE), so check-then-insert cannot race another run."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """A write transaction taken up front (IMMEDIATE), so check-then-insert cannot race another run. A
+        SQLite or OS error in it is a StateError naming the file (and whether retrying may help)."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc) from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolled back on its own (a full disk can do that)
+            if isinstance(exc, (sqlite3.Error, OSError)) and not isinstance(exc, StateError):
+                raise state_error(self.path, exc) from None
             raise
-        self.db.execute("COMMIT")
 
     def admit(self, alerts: list[Alert], window_s: float, now: float | None = None,
               processed: Iterable[ObjectMark] = ()) -> Admission:
@@ -227,18 +247,36 @@ class StateStore:
             for run in runs:
                 if runlock.is_alive(self.path, run):
                     continue  # still writing them out itself
+                printed = runlock.emitted_by(self.path, run)  # it printed them but could not mark them
+                if printed == ["*"]:
+                    db.execute("UPDATE alerts SET emitted=1 WHERE run_id=?", (run,))
+                elif printed:
+                    db.executemany("UPDATE alerts SET emitted=1 WHERE id=? AND run_id=?",
+                                   [(alert_id, run) for alert_id in printed])
                 rows = db.execute("SELECT row, raw, rule_id, event_key, origin FROM alerts "
                                   "WHERE run_id=? AND emitted=0 ORDER BY event_time, event_key", (run,)).fetchall()
                 taken.extend(alert_from_stored(*row) for row in rows)
                 db.execute("UPDATE alerts SET run_id=? WHERE run_id=? AND emitted=0", (self.run_id, run))
-        runlock.sweep(self.path)
+        runlock.sweep(self.path, keep=self._unmarked_runs())
         return taken
 
+    def _unmarked_runs(self) -> set[str]:
+        """Runs with alerts not yet marked emitted: their lock files (and what they say) must stay."""
+        return {r for (r,) in self.db.execute("SELECT DISTINCT run_id FROM alerts WHERE emitted=0")}
+
     def mark_emitted(self, alerts: list[Alert]) -> None:
+        """Record that these alerts were written out. When the store cannot take the write (a full disk, a
+        lock held too long), the run's lock file says so instead: it was written when the run began, so
+        overwriting it needs no new space, and the next run reads it and marks the alerts emitted rather
+        than printing them again. Only a crash between writing and marking prints an alert twice."""
         if not self.track_delivery or not alerts:
             return
-        with self.transaction() as db:
-            db.executemany("UPDATE alerts SET emitted=1 WHERE id=?", [(a.id,) for a in alerts])
+        try:
+            with self.transaction() as db:
+                db.executemany("UPDATE alerts SET emitted=1 WHERE id=?", [(a.id,) for a in alerts])
+        except StateError:
+            if self._lock is None or not self._lock.note_emitted([a.id for a in alerts]):
+                raise
 
     def pending(self) -> int:
         return cast(int, self.db.execute("SELECT count(*) FROM alerts WHERE emitted=0").fetchone()[0])
@@ -334,12 +372,61 @@ class StateStore:
                        " VALUES (?,?,?,?,?)", ((m.bucket, m.key, m.etag, now, self.run_id) for m in marks))
 
     def is_processed(self, mark: ObjectMark) -> bool:
-        return self.db.execute("SELECT 1 FROM processed_objects WHERE bucket=? AND key=? AND etag=?",
-                               (mark.bucket, mark.key, mark.etag)).fetchone() is not None
+        try:
+            return self.db.execute("SELECT 1 FROM processed_objects WHERE bucket=? AND key=? AND etag=?",
+                                   (mark.bucket, mark.key, mark.etag)).fetchone() is not None
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc) from None
 
     def count(self, table: str) -> int:
         assert table in ("alerts", "exclusions", "related_events", "processed_objects")
         return cast(int, self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+_TRANSIENT = (("locked", "another process holds a write lock on it (a long transaction, or a tool like "
+               "`sqlite3` left open); it is retried, or close that process"),
+              ("busy", "another process is using it; it is retried, or close that process"),
+              ("disk is full", "its disk is full; free space there (watch retries on its own)"),
+              ("no space left", "its disk is full; free space there (watch retries on its own)"))
+_PERMANENT = (("readonly", "the file or its folder is read-only: give this user write access, or read it with "
+               "`trailhound alerts list`, which opens it read-only"),
+              ("read-only", "the file or its folder is read-only: give this user write access"),
+              ("malformed", "the file is corrupt: restore it from a backup, or move it aside to start a new one "
+               "(alerts raised before are then raised again)"),
+              ("not a database", "it is not a trailhound state file (or is corrupt): check the path"),
+              ("unable to open", "the file or its folder cannot be opened: check the path and permissions"))
+
+
+def state_error(path: Path, exc: BaseException, doing: str = "use") -> StateError:
+    """A StateError naming the file, what went wrong and what to do; transient for locks and a full disk."""
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if isinstance(exc, OSError) and exc.errno == 28:
+        lowered += " no space left"
+    for needle, advice in _TRANSIENT:
+        if needle in lowered:
+            return StateError(f"{path}: cannot {doing} the state store now ({text}): {advice}", transient=True)
+    for needle, advice in _PERMANENT:
+        if needle in lowered:
+            return StateError(f"{path}: cannot {doing} the state store ({text}): {advice}")
+    return StateError(f"{path}: cannot {doing} the state store ({type(exc).__name__}: {text})")
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """For the read-only commands: never a write, so never a wait on another process's write lock (WAL
+    readers do not block on writers), and a file on read-only media opens too (immutable: no -shm needed)."""
+    if not path.is_file():
+        raise StateError(f"{path}: no such state file")
+    uri = path.resolve().as_uri()
+    last: sqlite3.Error | None = None
+    for mode in ("mode=ro", "immutable=1"):
+        try:
+            db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=5.0, isolation_level=None)
+            db.execute("SELECT count(*) FROM alerts").fetchone()
+            return db
+        except sqlite3.Error as exc:
+            last = exc
+    raise state_error(path, last or sqlite3.Error("cannot open"), "read")
 
 
 def queue_deliveries(db: sqlite3.Connection, alert_ids: Iterable[str], sink_ids: Iterable[str], now: float) -> None:
