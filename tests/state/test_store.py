@@ -8,7 +8,7 @@ import pytest
 
 from trailhound.engine.rules import load_rules
 from trailhound.engine.rules.base import make_alert
-from trailhound.errors import ConfigError
+from trailhound.errors import ConfigError, StateError
 from trailhound.records.record import Record
 from trailhound.state import runlock
 from trailhound.state.store import StateStore, queue_deliveries
@@ -189,9 +189,10 @@ def test_context_about_reads_the_latest_creation_the_bounded_logins_and_the_acto
     assert sorted(e["Key"] for e in found) == ["call-0", "call-1", "call-2", "create-2", "login-0", "login-1"]
 
 
-def test_a_state_file_that_is_not_sqlite_is_one_config_error_naming_it(tmp_path):
+def test_a_state_file_that_is_not_sqlite_is_one_state_error_naming_it(tmp_path):
     bad = tmp_path / "state.db"
     bad.write_bytes(b"not a database" * 100)
-    with pytest.raises(ConfigError, match="state.db: cannot use as a state store"):
+    with pytest.raises(StateError, match="state.db: cannot open the state store .*not a trailhound state file") as err:
         StateStore(bad)
+    assert not err.value.transient and "\n" not in str(err.value)
     assert os.path.getsize(bad) == 1400  # left as it was
