@@ -22,6 +22,7 @@ from trailhound.run.pipeline import Run
 from trailhound.sources.files import FileInput, iter_files
 
 from ..helpers import CORPUS, record, write
+from ..ocsf_rows import to_ocsf, write_parquet
 
 RULES = load_rules()
 
@@ -69,16 +70,22 @@ def hostile_inputs(tmp_path):
         "corrupt.json.gz": gzip.compress(orjson.dumps({"Records": [hit]}))[:-12],
         "empty.json": b"",
         "bom.json": b"\xef\xbb\xbf" + orjson.dumps({"Records": [hit]}),
+        "ocsf.jsonl": b"\n".join(orjson.dumps(to_ocsf(dict(r, eventID=f"ocsf-{r['eventID']}"), json_data=False))
+                                 for r in (hit, shouty, decoy, fake)),
     }
     for name, data in files.items():
         write(tmp_path / "in" / name, data)
+    # Security Lake's Parquet: compressed pages, so the prefilter must judge each row once it is mapped
+    write_parquet([to_ocsf(dict(r, eventID=f"lake-{r['eventID']}")) for r in (hit, shouty, decoy, fake)],
+                  tmp_path / "in" / "lake.parquet", row_group_size=2)
     return tmp_path / "in"
 
 
 def test_hostile_inputs_alert_the_same_with_and_without_the_prefilter(tmp_path):
     plain, summary = assert_same([hostile_inputs(tmp_path)])
     ids = {a["EventID"] for a in plain}
-    assert {"hit", "shouty", "escaped", "csv-1"} <= ids and not {"decoy", "outer", "fake1", "fake2"} & ids
+    assert {"hit", "shouty", "escaped", "csv-1", "lake-hit", "lake-shouty", "ocsf-hit", "ocsf-shouty"} <= ids
+    assert not {"decoy", "outer", "fake1", "fake2"} & ids
     bad = {origin.rsplit("/", 1)[-1] for origin, _ in summary.bad_inputs}
     # Broken files that could hold a match are named; one with no needle is skipped, except truncation,
     # which is seen without parsing.

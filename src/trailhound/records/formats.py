@@ -25,6 +25,7 @@ import msgspec
 import orjson
 
 from ..errors import InputError, ReadError, RecordError
+from . import ocsf
 from .record import from_sentinel_row, is_sentinel_row
 from .stream import gunzipped
 
@@ -430,6 +431,17 @@ def _unwrap_sentinel(obj: dict, doc: Document) -> bool:
     return False
 
 
+def _unwrap_ocsf(obj: dict, doc: Document) -> bool:
+    """An OCSF event (Security Lake's CloudTrail source, as JSON): mapped back to its CloudTrail record."""
+    if not ocsf.is_ocsf(obj):
+        return False
+    if ocsf.is_cloudtrail(obj):
+        _accept(ocsf.to_cloudtrail(obj), doc)
+    else:
+        doc.skipped += 1  # an OCSF event of another class (a DNS query, a flow): not CloudTrail, not an error
+    return True
+
+
 def _unwrap_native(obj: dict, doc: Document) -> bool:
     if any(key in obj for key in _RECORD_KEYS):
         _accept(obj, doc)
@@ -445,7 +457,7 @@ def _accept(record: dict, doc: Document) -> None:
 
 
 _UNWRAPPERS = (_unwrap_records, _unwrap_digest, _unwrap_eventbridge, _unwrap_cloudwatch, _unwrap_lookup_events,
-               _unwrap_lake, _unwrap_log_analytics, _unwrap_sentinel, _unwrap_native, _unwrap_message)
+               _unwrap_lake, _unwrap_log_analytics, _unwrap_sentinel, _unwrap_ocsf, _unwrap_native, _unwrap_message)
 
 
 class _Delivery(msgspec.Struct):
