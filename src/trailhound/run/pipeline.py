@@ -24,6 +24,7 @@ from ..engine.evaluate import Collector, InputResult, ScanOptions
 from ..engine.rules import UnknownRule, context_for, dedup_fields_for, load_rules
 from ..engine.rules.base import Rule
 from ..errors import ConfigError
+from ..sources import place
 from ..state.store import ObjectMark, StateStore
 from .settings import ContextSettings, Settings
 
@@ -68,6 +69,7 @@ class Summary:
     bad_inputs: list[tuple[str, str]] = field(default_factory=list)
     tracebacks: list[tuple[str, str]] = field(default_factory=list)
     excluded_by: Counter[str] = field(default_factory=Counter)
+    read_from: Counter[str] = field(default_factory=Counter)  # inputs by place: CloudTrail layout, Security Lake, ...
     expired_entries: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -81,13 +83,16 @@ class Summary:
         self.undated += result.undated
         self.matches += len(result.alerts)
         self.prefiltered += result.prefiltered
+        self.read_from[place(result.origin)] += 1
         if result.problem:
             self.bad_inputs.append((result.origin, result.problem))
         if result.traceback:
             self.tracebacks.append((result.origin, result.traceback))
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("bad_inputs", "excluded_by", "tracebacks")}
+        out = {k: v for k, v in self.__dict__.items()
+               if k not in ("bad_inputs", "excluded_by", "tracebacks", "read_from")}
+        out["read_from"] = dict(self.read_from)
         out["bad_inputs"] = [{"input": o, "reason": r} for o, r in self.bad_inputs]
         out["excluded_by"] = dict(self.excluded_by)
         return out
