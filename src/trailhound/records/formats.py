@@ -431,7 +431,7 @@ def _unwrap_sentinel(obj: dict, doc: Document) -> bool:
     return False
 
 
-def _unwrap_ocsf(obj: dict, doc: Document) -> bool:
+def _unwrap_ocsf(obj: dict[str, Any], doc: Document) -> bool:
     """An OCSF event (Security Lake's CloudTrail source, as JSON): mapped back to its CloudTrail record."""
     if not ocsf.is_ocsf(obj):
         return False

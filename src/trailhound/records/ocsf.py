@@ -106,7 +106,7 @@ def _identity(actor: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in identity.items() if v is not None}
 
 
-def _event_type(row: dict, service: Any) -> str | None:
+def _event_type(row: dict[str, Any], service: Any) -> str | None:
     """OCSF has no eventType field; Security Lake keeps it in metadata.event_code. Without it, the class
     says what the record was: an API call, or (Authentication through signin) a console sign-in."""
     if not is_cloudtrail(row):
