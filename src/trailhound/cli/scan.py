@@ -118,6 +118,8 @@ def report(summary: Summary, debug: bool = False) -> None:
         sys.stderr.write(f"trailhound: debug: {inert(origin)}:\n{lines}")
     for origin, reason in summary.bad_inputs:
         sys.stderr.write(f"trailhound: warning: {inert(origin)}: {inert(reason)}\n")
+    for origin, notice in summary.notices:
+        sys.stderr.write(f"trailhound: note: {inert(origin)}: {inert(notice)}\n")
     for line in summary.expired_entries:
         sys.stderr.write(f"trailhound: warning: {inert(line)}\n")
     places = "" if set(summary.read_from) <= {"local files"} else " (" + ", ".join(

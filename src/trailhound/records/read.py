@@ -9,12 +9,13 @@ either way. Without a prefilter (matcher None) every record is parsed, under the
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, BinaryIO
 
 from ..errors import ReadError
-from .formats import Document, looks_truncated, parse_decompressed, parse_selected
+from .formats import ENCODED_OVERLAP, Document, looks_truncated, may_hold_encoded, parse_decompressed, parse_selected
 from .parquet import MAGIC as PARQUET_MAGIC
 from .parquet import read_parquet
 from .prefilter import Matcher
@@ -43,6 +44,8 @@ def sift(item: Any, matcher: Matcher | None) -> Sifted:
         return _stream_records(item, matcher, stored) if hit else Sifted(None, stored)
     if cut is not None or matcher is None:  # a gzip cut short is salvaged whole, as without the prefilter
         return Sifted(parse_decompressed(data, cut), stored)
+    if may_hold_encoded(data):  # a base64 payload hides its needles: decoded first, then searched
+        return Sifted(parse_decompressed(bytes(data), sieve=matcher.hit), stored)
     ends = matcher.ends(data)  # one search of the file answers both: is there a hit, and in which records
     if not ends:
         if not data.strip() or looks_truncated(data):
@@ -50,7 +53,7 @@ def sift(item: Any, matcher: Matcher | None) -> Sifted:
         return Sifted(None, stored)
     document = parse_selected(data, matcher.hit, lambda _data: ends, matcher.keeps)
     if document is None:  # a big array or NDJSON file: one record at a time, not all at once
-        document = split_stream([bytes(data)], matcher.hit)
+        document = split_stream([bytes(data)], _could_hold(matcher))
     return Sifted(document, stored)
 
 
@@ -128,9 +131,10 @@ def _read(raw: Any, matcher: Matcher | None) -> tuple[bytes | None, bool, ReadEr
     tail = b""
     try:
         for index, block in enumerate(chain(blocks, stream)):
-            if matcher.hit(tail + block if tail else block):
+            searched = tail + block if tail else block
+            if matcher.hit(searched) or may_hold_encoded(searched):
                 return None, True, None
-            tail = block[-matcher.overlap:] if matcher.overlap else b""
+            tail = block[-max(matcher.overlap, ENCODED_OVERLAP):]
             if index < len(blocks):
                 blocks[index] = b""  # searched: let it go
     except ReadError:  # cut short past the limit: the split pass keeps what precedes the damage, and names it
@@ -141,8 +145,13 @@ def _read(raw: Any, matcher: Matcher | None) -> tuple[bytes | None, bool, ReadEr
 def _stream_records(item: Any, matcher: Matcher | None, stored: int) -> Sifted:
     """A huge input holding a needle: split it into records as it streams, parse only those that hit."""
     with open_input(item) as raw:
-        document = split_stream(chunks(raw), matcher.hit if matcher is not None else _every_record)
+        document = split_stream(chunks(raw), _could_hold(matcher) if matcher is not None else _every_record)
     return Sifted(document, stored)
+
+
+def _could_hold(matcher: Matcher) -> Callable[[bytes], bool]:
+    """A record the prefilter cannot rule out: it holds a needle, or a payload that must be decoded first."""
+    return lambda raw: matcher.hit(raw) or may_hold_encoded(raw)
 
 
 def _every_record(_raw: bytes) -> bool:

@@ -67,6 +67,7 @@ class Summary:
     already_processed: int = 0  # state: S3 objects an earlier run read whole, not read again
     prefiltered: int = 0  # inputs holding no needle: skipped unparsed
     bad_inputs: list[tuple[str, str]] = field(default_factory=list)
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (input, what was assumed reading it)
     tracebacks: list[tuple[str, str]] = field(default_factory=list)
     excluded_by: Counter[str] = field(default_factory=Counter)
     read_from: Counter[str] = field(default_factory=Counter)  # inputs by place: CloudTrail layout, Security Lake, ...
@@ -84,6 +85,7 @@ class Summary:
         self.matches += len(result.alerts)
         self.prefiltered += result.prefiltered
         self.read_from[place(result.origin)] += 1
+        self.notices += [(result.origin, notice) for notice in result.notices]
         if result.problem:
             self.bad_inputs.append((result.origin, result.problem))
         if result.traceback:
@@ -91,7 +93,8 @@ class Summary:
 
     def as_dict(self) -> dict[str, Any]:
         out = {k: v for k, v in self.__dict__.items()
-               if k not in ("bad_inputs", "excluded_by", "tracebacks", "read_from")}
+               if k not in ("bad_inputs", "excluded_by", "tracebacks", "read_from", "notices")}
+        out["notices"] = [{"input": o, "notice": n} for o, n in self.notices]
         out["read_from"] = dict(self.read_from)
         out["bad_inputs"] = [{"input": o, "reason": r} for o, r in self.bad_inputs]
         out["excluded_by"] = dict(self.excluded_by)
