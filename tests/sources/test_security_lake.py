@@ -23,10 +23,15 @@ LAKE = "aws-security-data-lake-us-east-1-x"
 
 
 def put_parquet(name: str, key: str, records: list[dict], row_group_size: int = 64) -> str:
+    """CloudTrail records as a Security Lake Parquet object."""
+    return write_rows(name, key, [to_ocsf(r) for r in records], row_group_size)
+
+
+def write_rows(name: str, key: str, rows: list[dict], row_group_size: int = 64) -> str:
     import pyarrow as pa
 
     sink = io.BytesIO()
-    pq.write_table(pa.Table.from_pylist([to_ocsf(r) for r in records]), sink, row_group_size=row_group_size)
+    pq.write_table(pa.Table.from_pylist(rows), sink, row_group_size=row_group_size)
     boto3.client("s3").put_object(Bucket=name, Key=key, Body=sink.getvalue())
     return key
 

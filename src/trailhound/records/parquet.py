@@ -44,7 +44,7 @@ def read_parquet(handle: BinaryIO, doc: Document, keep: Callable[[bytes], bool] 
     columns = _columns(names)
     if columns is None:
         shown = ", ".join(names[:8]) + (", ..." if len(names) > 8 else "")
-        doc.note(f"a Parquet file of another schema (columns: {shown}): neither OCSF (class_uid, api) "
+        doc.note(f"a Parquet file of another schema (columns: {shown}): neither OCSF (class_uid) "
                  "nor CloudTrail (eventName, eventSource)")
         return
     group = 0
@@ -60,7 +60,7 @@ def read_parquet(handle: BinaryIO, doc: Document, keep: Callable[[bytes], bool] 
 
 def _columns(names: list[str]) -> list[str] | None:
     """The columns to decode: the mapping's (OCSF) or all (CloudTrail fields as columns); None for neither."""
-    if "class_uid" in names and "api" in names:
+    if "class_uid" in names:  # OCSF: without an `api` column, of another class (DNS, flows): skipped quietly
         return [c for c in ocsf.COLUMNS if c in names]
     if all(c in names for c in _NATIVE):
         return names
