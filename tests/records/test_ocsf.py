@@ -132,3 +132,13 @@ def test_the_security_lake_copy_of_the_demo_gives_the_demo_verdicts_severities_a
     assert [a.as_dict() for a in lake.alerts] == [a.as_dict() for a in demo.alerts]
     assert [a.row["Severity"] for a in lake.alerts] == ["Low", "Low", "Critical"]
     assert any("signed in to the console" in reason for reason in lake.alerts[2].row["Reasons"])
+
+
+def test_without_pyarrow_a_parquet_file_is_named_with_the_install_hint(tmp_path, monkeypatch):
+    import sys
+
+    path = write_parquet([to_ocsf(record())], tmp_path / "a.parquet")
+    monkeypatch.setitem(sys.modules, "pyarrow", None)  # as where the `lake` extra is not installed
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    doc = sift(FileInput(str(path)), None).document
+    assert doc.records == [] and "trailhound[lake]" in doc.problem

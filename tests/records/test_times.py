@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import orjson
+
 from trailhound.engine.evaluate import ScanOptions
 from trailhound.engine.rules import load_rules
 from trailhound.records.formats import parse
@@ -67,9 +69,16 @@ def test_portal_times_drive_the_failed_call_step_and_since_until(tmp_path):
     assert result.summary.out_of_range == 1 and result.summary.undated == 0
 
 
-def test_json_rows_from_the_portal_read_the_same():
-    import orjson
+def test_json_rows_from_the_portal_read_the_same_in_arrays_and_lines():
+    rows = [{"TimeGenerated [UTC]": "21/04/2025, 09:45:54.000", "EventName": "ListUsers", "AwsEventId": "j"},
+            {"TimeGenerated [UTC]": "1/05/2025, 09:00:00.000", "EventName": "ListUsers", "AwsEventId": "k"}]
+    for data in (orjson.dumps(rows), b"\n".join(orjson.dumps(r) for r in rows)):
+        assert [Record(r).time_text for r in parse(data).records] == ["2025-04-21T09:45:54Z", "2025-05-01T09:00:00Z"]
 
-    rows = [{"TimeGenerated [UTC]": "21/04/2025, 09:45:54.000", "EventName": "ListUsers", "AwsEventId": "j"}]
-    (got,) = parse(orjson.dumps(rows)).records
-    assert Record(got).time_text == "2025-04-21T09:45:54Z"
+
+def test_log_analytics_api_times_with_seven_decimals_read_as_they_are():
+    tables = {"tables": [{"name": "PrimaryResult", "columns": [{"name": "TimeGenerated", "type": "datetime"},
+                                                               {"name": "EventName", "type": "string"}],
+                          "rows": [["2025-04-21T09:45:54.1234567Z", "ListUsers"]]}]}
+    (got,) = parse(orjson.dumps(tables)).records
+    assert Record(got).time == datetime(2025, 4, 21, 9, 45, 54, 123456, tzinfo=UTC)

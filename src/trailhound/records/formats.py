@@ -155,16 +155,18 @@ def strip_line_prefix(line: str) -> str:
 
 def _collect_lines(text: str, doc: Document) -> None:
     bad_lines: list[int] = []
+    values: list[Any] = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line:
             continue
         try:
-            value = _loads(strip_line_prefix(line))
+            values.append(_loads(strip_line_prefix(line)))
         except (ValueError, RecursionError):
             doc.unreadable += 1
             bad_lines.append(number)
-            continue
+    _portal_times(values, doc)  # the lines are one export: one day/month order for all of them
+    for value in values:
         collect(value, doc)
     if bad_lines:
         doc.note(not_json_lines(len(bad_lines)), line=bad_lines[0])
