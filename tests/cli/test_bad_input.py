@@ -24,6 +24,8 @@ from trailhound.run.pipeline import Run
 from trailhound.sources.files import FileInput
 
 from ..helpers import jsonl, record, run_cli, write
+from ..ocsf_rows import to_ocsf, write_parquet
+from ..records.test_wrappers import awslogs
 
 # What a scan searches files for: the rule's event name, or (context on, the default) its event source.
 # A broken file holding neither cannot hold a match and is skipped unparsed, like any file without a hit.
@@ -83,16 +85,22 @@ def corpus(tmp_path_factory):
                         b"2026-11-27T14:06:00Z,CreateLoginProfile,iam.amazonaws.com,AwsApiCall,csv-long,"
                         + b"A" * 300_000 + b"\n",
     }
+    # Security Lake and Lambda shapes: a Parquet file cut short, one of another schema, a broken base64 payload
+    lake = write_parquet([to_ocsf(rec(f"lake-{i}")) for i in range(3)], root / "good/lake.parquet").read_bytes()
+    bad["cut.parquet"] = lake[: len(lake) // 2]
+    write_parquet([{"flow_id": 1, "bytes": 20}], root / "bad/flows.parquet")
+    bad["broken-base64.json"] = orjson.dumps([{"awslogs": {"data": "H4sI" + "%" * 40}}, awslogs(rec("b64-kept"))])
     for name, data in bad.items():
         write(root / "bad" / name, data)
     write(root / "bad/empty.json", b"")
     write(root / "bad/huge-string.json", {"Records": [rec("huge-1", userAgent="A" * 30_000_000)]})
     os.mkfifo(root / "bad/a-fifo")
     expect_alerts = good | {f"trunc-{i}" for i in range(10)} | {"broken-0", "before-deep", "after-deep", "line-1",
-                                                               "line-3", "huge-1", "csv-long"}
+                                                               "line-3", "huge-1", "csv-long", "b64-kept"}
+    expect_alerts |= {f"lake-{i}" for i in range(3)}
     expect_alerts |= {r["eventID"] for r, hit in ODD_RECORDS if hit}
     named = {"truncated.json.gz", "broken.json", "garbage.bin", "nested.json", "nested-array.json",
-             "mixed-lines.jsonl", "a-fifo"}
+             "mixed-lines.jsonl", "a-fifo", "cut.parquet", "flows.parquet", "broken-base64.json"}
     return root, expect_alerts, named
 
 

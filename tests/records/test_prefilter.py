@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import string
 
@@ -22,8 +23,11 @@ from trailhound.run.pipeline import Run
 from trailhound.sources.files import FileInput, iter_files
 
 from ..helpers import CORPUS, record, write
+from ..ocsf_rows import to_ocsf, write_parquet
+from .test_wrappers import awslogs
 
 RULES = load_rules()
+SHAPES = ["delivery", "awslogs", "elastic", "splunk", "ocsf", "parquet"]  # what the needle property runs on
 
 
 def alerts(paths, **options):
@@ -69,16 +73,36 @@ def hostile_inputs(tmp_path):
         "corrupt.json.gz": gzip.compress(orjson.dumps({"Records": [hit]}))[:-12],
         "empty.json": b"",
         "bom.json": b"\xef\xbb\xbf" + orjson.dumps({"Records": [hit]}),
+        # Payloads whose needles only show once decoded (base64), and wrappers around the original text
+        "awslogs.json": orjson.dumps(awslogs(dict(hit, eventID="awslogs-hit"), decoy, fake)),
+        "awslogs-escaped-key.json": orjson.dumps(awslogs(dict(hit, eventID="awslogs-esc"))).replace(
+            b'"awslogs"', b'"\\u0061wslogs"'),
+        "awslogs-lines.jsonl": orjson.dumps(awslogs(decoy)) + b"\n" + orjson.dumps(awslogs(dict(shouty,
+                                                                                        eventID="awslogs-shouty"))),
+        "elastic.json": orjson.dumps([{"event": {"original": orjson.dumps(dict(r, eventID=f"es-{r['eventID']}")).decode()}}
+                                      for r in (hit, decoy)]),
+        "splunk.jsonl": b"\n".join(orjson.dumps({"preview": False, "result": {"_raw": orjson.dumps(
+            dict(r, eventID=f"splunk-{r['eventID']}")).decode()}}) for r in (shouty, decoy)),
+        "lake-rendered.json": orjson.dumps({"QueryResultRows": [[{k: v} for k, v in dict(
+            hit, eventID="lake-rendered", requestParameters="{userName=bob, passwordResetRequired=false}",
+            userIdentity="{type=IAMUser, username=ci-deploy}").items()]]}),
+        "ocsf.jsonl": b"\n".join(orjson.dumps(to_ocsf(dict(r, eventID=f"ocsf-{r['eventID']}"), json_data=False))
+                                 for r in (hit, shouty, decoy, fake)),
     }
     for name, data in files.items():
         write(tmp_path / "in" / name, data)
+    # Security Lake's Parquet: compressed pages, so the prefilter must judge each row once it is mapped
+    write_parquet([to_ocsf(dict(r, eventID=f"lake-{r['eventID']}")) for r in (hit, shouty, decoy, fake)],
+                  tmp_path / "in" / "lake.parquet", row_group_size=2)
     return tmp_path / "in"
 
 
 def test_hostile_inputs_alert_the_same_with_and_without_the_prefilter(tmp_path):
     plain, summary = assert_same([hostile_inputs(tmp_path)])
     ids = {a["EventID"] for a in plain}
-    assert {"hit", "shouty", "escaped", "csv-1"} <= ids and not {"decoy", "outer", "fake1", "fake2"} & ids
+    assert {"hit", "shouty", "escaped", "csv-1", "lake-hit", "lake-shouty", "ocsf-hit", "ocsf-shouty", "awslogs-hit",
+            "awslogs-esc", "awslogs-shouty", "es-hit", "splunk-shouty", "lake-rendered"} <= ids
+    assert not {"decoy", "outer", "fake1", "fake2"} & ids
     bad = {origin.rsplit("/", 1)[-1] for origin, _ in summary.bad_inputs}
     # Broken files that could hold a match are named; one with no needle is skipped, except truncation,
     # which is seen without parsing.
@@ -110,8 +134,8 @@ def test_every_public_corpus_file_alerts_the_same():
 @given(name=st.sampled_from(["CreateLoginProfile", "createloginprofile", "CREATELOGINPROFILE", "cReAtElOgInPrOfIlE",
                              "UpdateLoginProfile", "GetUser"]),
        where=st.sampled_from(["eventName", "userAgent", "requestParameters"]),
-       escape=st.booleans(), flag=st.sampled_from([False, True, "false", "FALSE"]))
-def test_any_letter_case_or_escape_or_place_of_the_needle(tmp_path_factory, name, where, escape, flag):
+       escape=st.booleans(), flag=st.sampled_from([False, True, "false", "FALSE"]), shape=st.sampled_from(SHAPES))
+def test_any_letter_case_or_escape_or_place_of_the_needle(tmp_path_factory, name, where, escape, flag, shape):
     rec = record(flag=flag, eventID="p")
     if where == "eventName":
         rec["eventName"] = name
@@ -119,11 +143,30 @@ def test_any_letter_case_or_escape_or_place_of_the_needle(tmp_path_factory, name
         rec["eventName"], rec["userAgent"] = "GetUser", name
     else:
         rec["eventName"], rec["requestParameters"] = "GetUser", {"key": name}
-    data = orjson.dumps({"Records": [rec]})
+    text = orjson.dumps(rec)
     if escape:
-        data = data.replace(name.encode(), b"\\u%04x" % ord(name[0]) + name[1:].encode())
-    path = write(tmp_path_factory.mktemp("p") / "r.json", data)
+        text = text.replace(name.encode(), b"\\u%04x" % ord(name[0]) + name[1:].encode())
+    folder = tmp_path_factory.mktemp("p")
+    if shape == "parquet":  # no escapes in Parquet: the value is what it is
+        path = write_parquet([to_ocsf(rec)], folder / "r.parquet")
+    else:
+        path = write(folder / "r.json", in_shape(shape, text))
     assert_same([path])
+
+
+def in_shape(shape: str, text: bytes) -> bytes:
+    """One record's JSON text (escapes and all) in one of the shapes users keep."""
+    if shape == "delivery":
+        return b'{"Records": [' + text + b"]}"
+    if shape == "awslogs":
+        message = {"messageType": "DATA_MESSAGE", "logEvents": [{"id": "1", "timestamp": 0, "message": text.decode()}]}
+        packed = base64.b64encode(gzip.compress(orjson.dumps(message))).decode()
+        return orjson.dumps({"awslogs": {"data": packed}})
+    if shape == "elastic":
+        return orjson.dumps({"event": {"original": text.decode()}})
+    if shape == "splunk":
+        return orjson.dumps({"preview": False, "result": {"_raw": text.decode()}})
+    return orjson.dumps(to_ocsf(orjson.loads(text), json_data=False))
 
 
 def test_every_non_ascii_character_that_lowers_to_an_ascii_letter_is_known():

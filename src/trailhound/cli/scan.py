@@ -121,9 +121,13 @@ def report(summary: Summary, debug: bool = False) -> None:
         sys.stderr.write(f"trailhound: debug: {inert(origin)}:\n{lines}")
     for origin, reason in summary.bad_inputs:
         sys.stderr.write(f"trailhound: warning: {inert(origin)}: {inert(reason)}\n")
+    for origin, notice in summary.notices:
+        sys.stderr.write(f"trailhound: note: {inert(origin)}: {inert(notice)}\n")
     for line in summary.expired_entries:
         sys.stderr.write(f"trailhound: warning: {inert(line)}\n")
-    parts = [f"{summary.inputs} input(s)", f"{summary.bytes / 1e6:.1f} MB", f"{summary.records} record(s)",
+    places = "" if set(summary.read_from) <= {"local files"} else " (" + ", ".join(
+        f"{count} from {where}" for where, count in sorted(summary.read_from.items())) + ")"
+    parts = [f"{summary.inputs} input(s){places}", f"{summary.bytes / 1e6:.1f} MB", f"{summary.records} record(s)",
              f"{summary.matches} match(es)", f"{summary.alerts} alert(s)"]
     for label, value in (("duplicate event(s)", summary.duplicates), (_excluded_label(summary), summary.excluded),
                          ("already alerted", summary.already_alerted),

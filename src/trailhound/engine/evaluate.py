@@ -67,6 +67,7 @@ class InputResult:
     alerts: list[Alert] = field(default_factory=list)
     related: list[RelatedEvent] = field(default_factory=list)
     problem: str | None = None
+    notices: list[str] = field(default_factory=list)  # what was assumed reading it (a date order): not errors
     prefiltered: bool = False  # no needle anywhere: skipped unparsed
     unparsed: int = 0  # records counted but not parsed: they hold no needle
     traceback: str | None = None  # an unexpected error's traceback, shown only with --debug
@@ -159,4 +160,5 @@ def _scan_input(item: Input, rules: list[Rule], options: ScanOptions, result: In
     result.skipped, result.unreadable, result.unparsed = doc.skipped, doc.unreadable, doc.unparsed
     result.records = doc.unparsed
     result.problem = doc.problem
+    result.notices = doc.notices
     evaluate(doc.records, rules, options, result)

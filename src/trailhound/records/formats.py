@@ -11,6 +11,8 @@ not be read is counted and described in one line.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import csv
 import io
 import json
@@ -25,8 +27,11 @@ import msgspec
 import orjson
 
 from ..errors import InputError, ReadError, RecordError
-from .record import from_sentinel_row, is_sentinel_row
+from . import ocsf, trino
+from .prefilter import LiteralSearch
+from .record import from_sentinel_row, is_sentinel_row, request_unreadable
 from .stream import gunzipped
+from .times import day_order, is_portal_time, portal_time
 
 BOM = b"\xef\xbb\xbf"
 RECORDS_OPEN = re.compile(r'\{\s*"Records"\s*:\s*\[')
@@ -67,6 +72,10 @@ class Document:
     unreadable: int = 0  # items or lines that were not CloudTrail records or could not be parsed
     unparsed: int = 0  # records the prefilter showed hold no needle: counted, never parsed
     problems: list[InputError] = field(default_factory=list)  # each says where (line) when that is known
+    notices: list[str] = field(default_factory=list)  # what was assumed reading it (a date order): not errors
+    # The prefilter for what was hidden from it (a base64 payload): decoded, then searched; None: parse all
+    sieve: Callable[[bytes], bool] | None = None
+    unreadable_requests: int = 0  # records whose requestParameters is present but cannot be read
 
     def note(self, message: str, line: int | None = None) -> None:
         """A problem with the input, at `line` (1-based, in the decompressed text) when known."""
@@ -84,9 +93,11 @@ def parse(data: bytes) -> Document:
     return parse_decompressed(data, cut)
 
 
-def parse_decompressed(data: bytes, cut: ReadError | None = None) -> Document:
-    """Like `parse`, for bytes already decompressed; `cut`: the gzip error that ended them early, if any."""
-    doc = Document()
+def parse_decompressed(data: bytes, cut: ReadError | None = None,
+                       sieve: Callable[[bytes], bool] | None = None) -> Document:
+    """Like `parse`, for bytes already decompressed; `cut`: the gzip error that ended them early, if any;
+    `sieve`: the prefilter, for payloads that only show their records once decoded (Lambda's awslogs)."""
+    doc = Document(sieve=sieve)
     if cut is not None:
         doc.problems.append(cut)
     if data.startswith(BOM):
@@ -145,16 +156,18 @@ def strip_line_prefix(line: str) -> str:
 
 def _collect_lines(text: str, doc: Document) -> None:
     bad_lines: list[int] = []
+    values: list[Any] = []
     for number, line in enumerate(text.splitlines(), 1):
         line = line.strip()
         if not line:
             continue
         try:
-            value = _loads(strip_line_prefix(line))
+            values.append(_loads(strip_line_prefix(line)))
         except (ValueError, RecursionError):
             doc.unreadable += 1
             bad_lines.append(number)
-            continue
+    _portal_times(values, doc)  # the lines are one export: one day/month order for all of them
+    for value in values:
         collect(value, doc)
     if bad_lines:
         doc.note(not_json_lines(len(bad_lines)), line=bad_lines[0])
@@ -269,24 +282,56 @@ def not_json_lines(count: int) -> str:
 
 def _looks_like_csv_header(text: str) -> bool:
     header = text.lstrip().split("\n", 1)[0]
-    return "," in header and "EventName" in header
+    return "," in header and ("EventName" in header or "_raw" in header)  # Sentinel's columns, or Splunk's
 
 
 def _collect_csv(text: str, doc: Document) -> None:
     csv.field_size_limit(_CSV_FIELD_LIMIT)
     reader = csv.DictReader(io.StringIO(text))
+    rows: list[dict[str, Any]] = []
     try:
         for row in reader:
-            collect_item({k: v for k, v in row.items() if k is not None}, doc)
+            rows.append({k: v for k, v in row.items() if k is not None})
     except csv.Error as exc:
-        doc.note(f"broken CSV ({exc}); read the {len(doc.records)} record(s) before it", reader.line_num)
+        doc.note(f"broken CSV ({exc}); read the {len(rows)} record(s) before it", reader.line_num)
+    _collect_rows(rows, doc)
+
+
+# Sentinel's time columns (the portal's CSV and JSON exports label them `... [UTC]`)
+_TIME_COLUMNS = frozenset(("TimeGenerated", "SessionCreationDate"))
+
+
+def _collect_rows(rows: list[Any], doc: Document) -> None:
+    """Rows of one export (a CSV file, a JSON array, a Log Analytics table): the portal's locale-dependent
+    times are read with one day/month order for the whole file, decided from all of its values."""
+    _portal_times(rows, doc)
+    for row in rows:
+        collect_item(row, doc)
+
+
+def _portal_times(rows: list[Any], doc: Document) -> None:
+    first = next((r for r in rows if isinstance(r, dict)), None)
+    if first is None:
+        return
+    columns = [k for k in first if isinstance(k, str) and (k.endswith(" [UTC]") or k in _TIME_COLUMNS)]
+    values = [r[c] for r in rows if isinstance(r, dict) for c in columns if is_portal_time(r.get(c))]
+    if not values:
+        return
+    day_first, settled = day_order(values)
+    if not settled:
+        order = "day first (a 24-hour clock)" if day_first else "month first (a 12-hour clock: the US locale)"
+        doc.notices.append(f"no time here has a day above 12 (e.g. {values[0]!r}): read {order}")
+    for row in rows:
+        if isinstance(row, dict):
+            for column in columns:
+                if is_portal_time(row.get(column)):
+                    row[column] = portal_time(row[column], day_first) or row[column]
 
 
 def collect(value: Any, doc: Document) -> None:
     """A parsed top-level value: a container of records, or one record."""
     if isinstance(value, list):
-        for item in value:
-            collect_item(item, doc)
+        _collect_rows(value, doc)
         return
     collect_item(value, doc)
 
@@ -294,7 +339,8 @@ def collect(value: Any, doc: Document) -> None:
 # Every key an unwrapper before _unwrap_native looks for. A record with an eventName and none of these would
 # pass through all of them to _unwrap_native: _collect_item takes that path in one set operation.
 _ENVELOPE_KEYS = frozenset(("Records", "digestStartTime", "digestS3Object", "detail-type", "logEvents", "Events",
-                            "CloudTrailEvent", "QueryResultRows", "tables"))
+                            "CloudTrailEvent", "QueryResultRows", "tables", "awslogs", "event", "event.original",
+                            "_raw", "_source"))
 
 
 def collect_item(item: Any, doc: Document, in_records: bool = False) -> None:
@@ -415,11 +461,7 @@ def _unwrap_log_analytics(obj: dict[str, Any], doc: Document) -> bool:
         # A column name that is not a string cannot be a Sentinel column (and could not be a dict key).
         names = [c.get("name") if isinstance(c, dict) and isinstance(c.get("name"), str) else None
                  for c in columns]
-        for row in rows:
-            if isinstance(row, list):
-                collect_item(dict(zip(names, row)), doc)
-            else:
-                doc.unreadable += 1
+        _collect_rows([dict(zip(names, row)) if isinstance(row, list) else row for row in rows], doc)
     return True
 
 
@@ -430,6 +472,68 @@ def _unwrap_sentinel(obj: dict[str, Any], doc: Document) -> bool:
     return False
 
 
+def _unwrap_awslogs(obj: dict[str, Any], doc: Document) -> bool:
+    """A CloudWatch Logs subscription as Lambda receives it: `{"awslogs": {"data": base64(gzip(payload))}}`.
+    The payload (a DATA_MESSAGE) is decoded first, then searched by the prefilter, then read like any."""
+    wrapper = obj.get("awslogs")
+    if not isinstance(wrapper, dict) or "data" not in wrapper:
+        return False
+    try:
+        packed = base64.b64decode(wrapper["data"], validate=True)
+    except (binascii.Error, TypeError, ValueError) as exc:
+        doc.unreadable += 1
+        doc.note(f"awslogs.data is not base64 ({exc})")
+        return True
+    payload, cut = gunzipped(packed)
+    if cut is None and doc.sieve is not None and not doc.sieve(payload):
+        return True  # decoded, searched: no needle in it
+    inner = parse_decompressed(payload, cut)
+    doc.records += inner.records
+    doc.skipped += inner.skipped
+    doc.unreadable += inner.unreadable
+    doc.unreadable_requests += inner.unreadable_requests
+    doc.notices += inner.notices
+    doc.problems += [RecordError(f"awslogs payload: {p}") for p in inner.problems]
+    return True
+
+
+def _unwrap_original(obj: dict[str, Any], doc: Document) -> bool:
+    """SIEM exports that carry the original record as text: Elastic's `event.original` (nested or dotted),
+    Splunk's and Cribl's `_raw`; and the wrappers around those: a Splunk export line (`result`), an
+    Elasticsearch hit (`_source`) or search answer (`hits.hits`)."""
+    event = obj.get("event")
+    text = event.get("original") if isinstance(event, dict) else None
+    if text is None:
+        text = obj.get("event.original", obj.get("_raw"))
+    if isinstance(text, str):
+        _collect_json_text(strip_line_prefix(text.strip()), doc)
+        return True
+    result, source = obj.get("result"), obj.get("_source")
+    if isinstance(result, dict) and ("preview" in obj or "_raw" in result):  # Splunk's export, one per line
+        collect_item(result, doc)
+        return True
+    if isinstance(source, dict) and ("_index" in obj or "_id" in obj):  # an Elasticsearch hit
+        collect_item(source, doc)
+        return True
+    hits = obj.get("hits")
+    if isinstance(hits, dict) and isinstance(hits.get("hits"), list):
+        for hit in hits["hits"]:
+            collect_item(hit, doc)
+        return True
+    return False
+
+
+def _unwrap_ocsf(obj: dict[str, Any], doc: Document) -> bool:
+    """An OCSF event (Security Lake's CloudTrail source, as JSON): mapped back to its CloudTrail record."""
+    if not ocsf.is_ocsf(obj):
+        return False
+    if ocsf.is_cloudtrail(obj):
+        _accept(ocsf.to_cloudtrail(obj), doc)
+    else:
+        doc.skipped += 1  # an OCSF event of another class (a DNS query, a flow): not CloudTrail, not an error
+    return True
+
+
 def _unwrap_native(obj: dict[str, Any], doc: Document) -> bool:
     if any(key in obj for key in _RECORD_KEYS):
         _accept(obj, doc)
@@ -437,15 +541,33 @@ def _unwrap_native(obj: dict[str, Any], doc: Document) -> bool:
     return False
 
 
+# Nested fields that CloudTrail Lake renders `{k=v}` when it returns them as text
+_RENDERED_FIELDS = ("requestParameters", "responseElements", "userIdentity", "additionalEventData",
+                    "serviceEventDetails", "tlsDetails")
+
+
 def _accept(record: dict[str, Any], doc: Document) -> None:
     if record.get("eventCategory") == "Insight" or "insightDetails" in record:
         doc.skipped += 1
         return
+    for key in _RENDERED_FIELDS:
+        value = record.get(key)
+        if isinstance(value, str) and trino.looks_rendered(value):
+            parsed = trino.parse(value)
+            if parsed is not None:
+                record[key] = trino.identity_names(parsed) if key == "userIdentity" else parsed
+    if request_unreadable(record.get("requestParameters")):
+        if not doc.unreadable_requests:  # named once per input, at the first such record
+            doc.note(f"requestParameters present but unreadable (eventID {str(record.get('eventID'))[:80]!r}): "
+                     "rules treat the request as unreadable, not as one that did not record a field")
+        doc.unreadable_requests += 1
     doc.records.append(record)
 
 
+
 _UNWRAPPERS = (_unwrap_records, _unwrap_digest, _unwrap_eventbridge, _unwrap_cloudwatch, _unwrap_lookup_events,
-               _unwrap_lake, _unwrap_log_analytics, _unwrap_sentinel, _unwrap_native, _unwrap_message)
+               _unwrap_lake, _unwrap_log_analytics, _unwrap_sentinel, _unwrap_ocsf, _unwrap_awslogs, _unwrap_original,
+               _unwrap_native, _unwrap_message)
 
 
 class _Delivery(msgspec.Struct):
@@ -527,6 +649,22 @@ def _hit_records(data: bytes | bytearray | memoryview, raws: list[msgspec.Raw],
         if index >= 0 and end <= starts[index] + lengths[index]:
             selected.add(index)
     return selected
+
+
+# The key of Lambda's CloudWatch Logs event, as written or with any of its letters JSON-escaped (a decoder
+# turns `\u0061wslogs` back into `awslogs`, so the test must see it too).
+_ENCODED_KEY = re.compile(rb"\\u00(?:61|77|73|6c|6f|67)", re.IGNORECASE)
+_ENCODED_LEADS = LiteralSearch([b"awslogs", b"\\u00"])
+ENCODED_OVERLAP = 48  # bytes a chunked search keeps so no spelling of the key hides across a boundary
+
+
+def may_hold_encoded(data: bytes | bytearray | memoryview) -> bool:
+    """Whether bytes could hold a payload the needle search cannot see into (Lambda's base64 `awslogs`):
+    such bytes must be decoded before they are searched."""
+    if not _ENCODED_LEADS(data):  # one SIMD pass for both: most files hold neither
+        return False
+    view = bytes(data) if isinstance(data, memoryview) else data
+    return b"awslogs" in view or _ENCODED_KEY.search(view) is not None
 
 
 def looks_truncated(data: bytes | bytearray) -> bool:

@@ -124,6 +124,20 @@ def _as_dict(value: Any) -> dict[str, Any]:
     return {}
 
 
+def request_unreadable(value: Any) -> bool:
+    """Text where an object should be that does not read as one (not JSON; a CloudTrail Lake rendering that
+    did not parse): the request is there, but what it recorded cannot be known."""
+    if not isinstance(value, (str, bytes)):
+        return False
+    text = value.strip()
+    if not text or text in ("null", b"null"):
+        return False
+    try:
+        return not isinstance(orjson.loads(text), dict)
+    except orjson.JSONDecodeError:
+        return True
+
+
 def as_text(value: Any) -> str:
     """Kusto's tostring(): strings as they are, null as empty, booleans lower-case, the rest as JSON."""
     if value is None:
@@ -239,6 +253,11 @@ class Record:
     @property
     def request(self) -> dict[str, Any]:
         return _as_dict(self.raw.get("requestParameters"))
+
+    @property
+    def request_unreadable(self) -> bool:
+        """requestParameters is present but cannot be read: not the same as a field it did not record."""
+        return request_unreadable(self.raw.get("requestParameters"))
 
     @property
     def response(self) -> dict[str, Any]:

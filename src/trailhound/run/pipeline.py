@@ -26,6 +26,7 @@ from ..engine.rules import UnknownRule, context_for, dedup_fields_for, load_rule
 from ..engine.rules.base import Rule
 from ..errors import ConfigError
 from ..records.record import Record
+from ..sources import place
 from ..state.store import ObjectMark, StateStore
 from .settings import ContextSettings, Settings
 
@@ -70,8 +71,10 @@ class Summary:
     already_processed: int = 0  # state: S3 objects an earlier run read whole, not read again
     prefiltered: int = 0  # inputs holding no needle: skipped unparsed
     bad_inputs: list[tuple[str, str]] = field(default_factory=list)
+    notices: list[tuple[str, str]] = field(default_factory=list)  # (input, what was assumed reading it)
     tracebacks: list[tuple[str, str]] = field(default_factory=list)
     excluded_by: Counter[str] = field(default_factory=Counter)
+    read_from: Counter[str] = field(default_factory=Counter)  # inputs by place: CloudTrail layout, Security Lake, ...
     expired_entries: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -85,13 +88,18 @@ class Summary:
         self.undated += result.undated
         self.matches += len(result.alerts)
         self.prefiltered += result.prefiltered
+        self.read_from[place(result.origin)] += 1
+        self.notices += [(result.origin, notice) for notice in result.notices]
         if result.problem:
             self.bad_inputs.append((result.origin, result.problem))
         if result.traceback:
             self.tracebacks.append((result.origin, result.traceback))
 
     def as_dict(self) -> dict[str, Any]:
-        out = {k: v for k, v in self.__dict__.items() if k not in ("bad_inputs", "excluded_by", "tracebacks")}
+        out = {k: v for k, v in self.__dict__.items()
+               if k not in ("bad_inputs", "excluded_by", "tracebacks", "read_from", "notices")}
+        out["notices"] = [{"input": o, "notice": n} for o, n in self.notices]
+        out["read_from"] = dict(self.read_from)
         out["bad_inputs"] = [{"input": o, "reason": r} for o, r in self.bad_inputs]
         out["excluded_by"] = dict(self.excluded_by)
         return out

@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 from ..errors import ConfigError, ReadError
 from .aws import describe_aws_error
 from .aws import shared_client as client
-from .s3_layout import Selection, partitions
+from .s3_layout import Selection
+from .s3_plan import listings
 
 PREFETCH_LIMIT = 32 << 20  # stored bytes: objects up to this are downloaded ahead whole; bigger ones stream
 
@@ -48,6 +49,63 @@ class S3Object:
         """The object's bytes as stored (gzip stays gzip), held whole: for the download-ahead threads."""
         with self.open() as body:
             return body.read()
+
+    def open_random_access(self) -> BinaryIO:
+        """The object as a seekable file read by ranged GETs (a Parquet reader starts at the footer): a big
+        object is never downloaded whole, only the parts read."""
+        return cast(BinaryIO, io.BufferedReader(_Ranged(self), buffer_size=RANGE_READ))
+
+
+RANGE_READ = 1 << 20  # bytes per ranged GET at least: Parquet reads a footer, then whole column chunks
+
+
+class _Ranged(io.RawIOBase):
+    """An S3 object as a seekable raw file: each read is a GetObject with a Range."""
+
+    def __init__(self, item: S3Object) -> None:
+        self._item, self._pos = item, 0
+        self._size = item.size if item.size >= 0 else -1
+
+    @property
+    def size(self) -> int:
+        if self._size < 0:
+            self._size = int(self._call("head_object")["ContentLength"])
+        return self._size
+
+    def _call(self, operation: str, **extra: Any) -> Any:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        try:
+            return getattr(client(), operation)(Bucket=self._item.bucket, Key=self._item.key, **extra)
+        except (ClientError, BotoCoreError, OSError) as exc:
+            raise ReadError(describe_aws_error(exc)) from None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self._pos, 2: self.size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        want = min(len(buffer), self.size - self._pos)
+        if want <= 0:
+            return 0
+        body = self._call("get_object", Range=f"bytes={self._pos}-{self._pos + want - 1}")["Body"]
+        try:
+            data = body.read()
+        except Exception as exc:  # noqa: BLE001 - botocore's read errors have no common base
+            raise ReadError(f"the download broke ({describe_aws_error(exc)})") from None
+        buffer[:len(data)] = data
+        self._pos += len(data)
+        return len(data)
 
 
 class _Body(io.RawIOBase):
@@ -90,10 +148,10 @@ def skipped_key(key: str, size: int) -> bool:
     return key.endswith("/") or size == 0 or "/CloudTrail-Digest/" in key or "_CloudTrail-Digest_" in key
 
 
-def list_objects(bucket: str, prefix: str) -> Iterator[S3Object]:
-    """Every object below `prefix` worth reading, in key order."""
+def list_objects(bucket: str, prefix: str, recursive: bool = True) -> Iterator[S3Object]:
+    """Every object below `prefix` worth reading, in key order (`recursive` False: only those directly in it)."""
     paginator = client().get_paginator("list_objects_v2")
-    for page in paginator.paginate(Bucket=bucket, Prefix=prefix):
+    for page in paginator.paginate(Bucket=bucket, Prefix=prefix, **({} if recursive else {"Delimiter": "/"})):
         for item in page.get("Contents", []):
             if not skipped_key(item["Key"], item.get("Size", -1)):
                 yield S3Object(bucket, item["Key"], item.get("ETag", "").strip('"'), item.get("Size", -1))
@@ -170,12 +228,13 @@ class Unlisted:
 
 
 def objects(url: str, selection: Selection, now: Any = None) -> Iterator[S3Object | Unlisted]:
-    """Every object under an s3:// URL that can hold selected events: only matching partitions are listed."""
+    """Every object under an s3:// URL, as a folder scan reads every file; of CloudTrail's and Security Lake's
+    layouts, only the partitions that can hold selected events (sources/s3_plan.py)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
     bucket, prefix = parse_url(url)
     try:
-        for part in partitions(prefix, selection, lambda p: list_folders(bucket, p), now):
-            yield from list_objects(bucket, part)
+        for listing in listings(prefix, selection, lambda p: list_folders(bucket, p), now):
+            yield from list_objects(bucket, listing.prefix, listing.recursive)
     except (ClientError, BotoCoreError) as exc:
         yield Unlisted(url, describe_aws_error(exc))

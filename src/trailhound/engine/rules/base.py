@@ -181,6 +181,9 @@ def example_call(event_name: str, request: dict[str, Any], response: Any = None,
     return record
 
 
+_UNREADABLE_REQUEST = " (requestParameters present but unreadable: what the request asked for is not known)"
+
+
 def make_alert(rule: Rule, record: Record, dedup_fields: Sequence[str] = DEFAULT_DEDUP_FIELDS) -> Alert:
     """The alert for a record the rule matched: the time, the rule's row, then what every alert carries."""
     ekey = event_key(record)
@@ -191,7 +194,7 @@ def make_alert(rule: Rule, record: Record, dedup_fields: Sequence[str] = DEFAULT
     row.update({
         "RuleId": rule.id,
         "RuleName": rule.name,
-        "Title": rule.title(row),
+        "Title": rule.title(row) + (_UNREADABLE_REQUEST if record.request_unreadable else ""),
         "EventID": record.event_id or ekey,
         "RecipientAccountId": record.recipient_account,
         "Outcome": "success" if record.succeeded else "failure",

@@ -95,6 +95,8 @@ class PasswordAssignedToExistingIAMUser(Rule):
             return False
         flag = self.reset_flag(record)
         if flag is None:
+            if record.request_unreadable:
+                return True  # a request that cannot be read may hold `false`: alerted, and the title says so
             # Nothing recorded: a call that succeeded took the API's default, which is no reset. A failed call
             # that recorded nothing tells us nothing about what was asked for.
             return record.succeeded
