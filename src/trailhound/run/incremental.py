@@ -19,7 +19,7 @@ from ..sources.aws import describe_aws_error
 from ..sources.aws import shared_client as client
 from ..sources.s3 import S3Object, prefetched
 from ..sources.s3_layout import Selection
-from ..state.store import StateStore
+from ..state.base import State as StateStore
 from ..testhooks import crash_point, slow_down
 from .pipeline import Run, ScanResult
 

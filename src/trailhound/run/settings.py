@@ -152,7 +152,9 @@ class WatchSettings:
 class Settings:
     inputs: InputSettings = InputSettings()
     detection: DetectionSettings = DetectionSettings()
-    state: Path | None = None  # the SQLite state file; None: nothing is remembered across runs
+    # The SQLite state file, or a postgresql:// URL (the store several workers share); None: nothing is
+    # remembered across runs.
+    state: Path | str | None = None
     output: OutputSettings = OutputSettings()
     delivery: DeliverySettings = DeliverySettings()
     execution: ExecutionSettings = ExecutionSettings()
