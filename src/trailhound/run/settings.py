@@ -160,6 +160,11 @@ class Settings:
     execution: ExecutionSettings = ExecutionSettings()
     watch: WatchSettings = field(default_factory=WatchSettings)
 
+    def __post_init__(self) -> None:
+        # A file given as text is a Path, as before; a postgresql:// URL stays text (a Path would fold its //).
+        if isinstance(self.state, str) and not self.state.startswith(("postgresql://", "postgres://")):
+            object.__setattr__(self, "state", Path(self.state) if self.state else None)
+
     @property
     def remote(self) -> bool:
         """s3:// URLs or the event history: read through the incremental runner."""
