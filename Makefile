@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean chromium java
+.PHONY: venv demo test lint bench clean chromium java postgresql
 
 venv: $(STAMP)
 
@@ -19,7 +19,7 @@ demo: venv
 	$(PY) -m trailhound.demo demo
 	$(VENV)/bin/trailhound scan demo --format table
 
-test: lint chromium java
+test: lint chromium java postgresql
 	$(PY) -m pytest -q
 
 # House tooling: lint and types first (seconds), so a slip fails fast; the layering is a test of its own.
@@ -43,6 +43,13 @@ bench: venv
 	# Bytecode, as a wheel install writes it: an editable install compiles the package on every start-up.
 	$(PY) -m compileall -q src
 	$(PY) benchmarks/run.py $(BENCH_CORPUS)
+
+# The PostgreSQL state store's tests start a throwaway cluster of their own (initdb in a temporary folder, a
+# loopback port); they skip, saying so, only where the server cannot be installed.
+postgresql:
+	@test -n "$$(ls /usr/lib/postgresql/*/bin/initdb 2>/dev/null)" || command -v initdb >/dev/null \
+		|| (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y postgresql) \
+		|| echo "warning: postgresql could not be installed; the PostgreSQL state tests will skip"
 
 # The Spark engine's tests run Spark in local mode, which needs a Java runtime (17 or newer for Spark 4).
 java:

@@ -81,3 +81,24 @@ settings.register_profile("trailhound", max_examples=120, deadline=None,
                           suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 settings.register_profile("thorough", parent=settings.get_profile("trailhound"), max_examples=5000)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "trailhound"))
+
+
+@pytest.fixture(scope="session")
+def postgres_cluster():
+    """A throwaway PostgreSQL server for the session (tests/postgres.py); skipped, saying why, only where
+    PostgreSQL or psycopg cannot be had."""
+    pytest.importorskip("psycopg", reason="psycopg is not installed: pip install -e '.[test]'")
+    from .postgres import Cluster
+
+    try:
+        cluster = Cluster()
+    except RuntimeError as exc:
+        pytest.skip(f"no PostgreSQL server for the tests: {exc}")
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_cluster):
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    return postgres_cluster.database()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import sys
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
@@ -14,25 +13,26 @@ from ..errors import ConfigError
 from .common import fail, usage_or_state
 
 if TYPE_CHECKING:
-    from ..state.store import StateStore
+    from ..state.base import State
 
 app = typer.Typer(help="List, show, acknowledge and close the alerts in a state store.", no_args_is_help=True)
 
-STATE = typer.Option(..., "--state", envvar="TRAILHOUND_STATE", help="The SQLite state file `scan --state` wrote.")
+STATE = typer.Option(..., "--state", envvar="TRAILHOUND_STATE",
+                     help="The SQLite state file (or postgresql:// URL) `scan --state` wrote.")
 
 
-def open_store(path: Path, read_only: bool = False) -> StateStore:
+def open_store(path: str, read_only: bool = False) -> State:
     """The state store, which must already exist: a mistyped path must not become a new, empty store.
     `read_only` (list, show): never waits on a writer's lock, and opens a file on read-only media."""
-    from ..state.store import StateStore
+    from ..state.open import exists, open_state
 
-    if not path.is_file():
+    if not exists(path):
         raise ConfigError(f"{path}: no such state file (write one with `trailhound scan --state {path}`)")
-    return StateStore(path, read_only=read_only)
+    return open_state(path, read_only=read_only)
 
 
 @app.command("list")
-def list_cmd(state: Path = STATE,
+def list_cmd(state: str = STATE,
              status: str | None = typer.Option(None, "--status", help="open | acknowledged | closed"),
              since: str | None = typer.Option(None, "--since", help="Events at or after: 2h, 7d or ISO 8601."),
              rule: str | None = typer.Option(None, "--rule", help="Only this rule's alerts."),
@@ -69,7 +69,7 @@ def list_cmd(state: Path = STATE,
 
 @app.command("show")
 def show(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix of 6+ digits)."),
-         state: Path = STATE) -> None:
+         state: str = STATE) -> None:
     """The alert's row, its raw event, the use case's response actions, and its history and deliveries."""
     from ..alerts.alert import GENERIC_COLUMNS, LEADING_COLUMNS
     from ..alerts.render import dumps
@@ -114,7 +114,7 @@ _RESPOND_HELP = {"disable-console-access": "Disable the console access",
                  "deactivate-access-key": "Deactivate the access key"}
 
 
-def _change(alert_id: str, state: Path, status: str, note: str | None) -> None:
+def _change(alert_id: str, state: str, status: str, note: str | None) -> None:
     from ..state.lifecycle import set_status
 
     try:
@@ -126,14 +126,14 @@ def _change(alert_id: str, state: Path, status: str, note: str | None) -> None:
 
 
 @app.command("ack")
-def ack(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."), state: Path = STATE,
+def ack(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."), state: str = STATE,
         note: str | None = typer.Option(None, "--note", help="What you are doing about it.")) -> None:
     """Acknowledge an alert: someone is on it."""
     _change(alert_id, state, "acknowledged", note)
 
 
 @app.command("close")
-def close(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."), state: Path = STATE,
+def close(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."), state: str = STATE,
           note: str | None = typer.Option(None, "--note", help="Why: the verdict, for whoever reads it next.")
           ) -> None:
     """Close an alert."""

@@ -15,12 +15,12 @@ from .common import fail, usage_or_state
 if TYPE_CHECKING:
     from ..report.timeline import Timeline
 
-STATE_HELP = "SQLite state file the alert was stored in by `trailhound scan --state`."
+STATE_HELP = "SQLite state file (or postgresql:// URL) the alert was stored in by `trailhound scan --state`."
 
 
 def timeline(
     alert_id: str = typer.Argument(..., help="Alert id (AlertId), or an unambiguous prefix of one."),
-    state: Path = typer.Option(..., "--state", help=STATE_HELP),
+    state: str = typer.Option(..., "--state", envvar="TRAILHOUND_STATE", help=STATE_HELP),
     before: str = typer.Option("2h", "--before", help="How far before the alert to show."),
     after: str = typer.Option("12h", "--after", help="How far after the alert to show."),
     fmt: str = typer.Option("table", "--format", "-f", help="table | json"),
@@ -39,7 +39,7 @@ def timeline(
 
 def report(
     alert_id: str = typer.Argument(..., help="Alert id (AlertId), or an unambiguous prefix of one."),
-    state: Path = typer.Option(..., "--state", help=STATE_HELP),
+    state: str = typer.Option(..., "--state", envvar="TRAILHOUND_STATE", help=STATE_HELP),
     html: Path = typer.Option(..., "--html", help="Write the self-contained HTML page here."),
     before: str = typer.Option("2h", "--before", help="How far before the alert the timeline starts."),
     after: str = typer.Option("12h", "--after", help="How far after the alert the timeline ends."),
@@ -55,16 +55,16 @@ def report(
     sys.stderr.write(f"trailhound: wrote {inert(str(html))} ({len(built.events)} event(s))\n")
 
 
-def _build(alert_id: str, state: Path, before: str, after: str) -> Timeline:
+def _build(alert_id: str, state: str, before: str, after: str) -> Timeline:
     from ..records.times import parse_duration
     from ..report.timeline import build
-    from ..state.store import StateStore
+    from ..state.open import exists, open_state
 
     try:
-        if not state.is_file():
+        if not exists(state):
             raise ConfigError(f"{state}: no such state file (write one with `trailhound scan --state`)")
         window = parse_duration(before, "--before"), parse_duration(after, "--after")
-        with StateStore(state, read_only=True) as store:  # never waits on a writer; read-only media too
+        with open_state(state, read_only=True) as store:  # never waits on a writer; read-only media too
             return build(store, alert_id, *window)
     except ConfigError as exc:
         fail(str(exc), usage_or_state(exc))

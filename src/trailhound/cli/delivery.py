@@ -13,7 +13,7 @@ if TYPE_CHECKING:
     from ..sinks.delivery import DeliveryReport
 
 
-def report_delivery(report: DeliveryReport, state: Path | None) -> bool:
+def report_delivery(report: DeliveryReport, state: Path | str | None) -> bool:
     """True when every delivery this run attempted succeeded."""
     for error, count in Counter(error for _, error in report.failures).items():
         times = f" ({count} alerts)" if count > 1 else ""

@@ -12,8 +12,10 @@ import typer
 
 Format = Annotated[str | None, typer.Option(
     "--format", "-f", help="table | jsonl | json | ocsf (default: table on a terminal, jsonl otherwise).")]
-State = Annotated[Path | None, typer.Option(
-    "--state", help="SQLite file remembering alerts and processed objects across runs (watch requires it).")]
+State = Annotated[str | None, typer.Option(
+    "--state", envvar="TRAILHOUND_STATE",
+    help="SQLite file, or postgresql://user@host/db (shared by several workers), remembering alerts and "
+         "processed objects across runs (watch requires it).")]
 Allowlist = Annotated[Path | None, typer.Option("--allowlist", help="TOML file of documented exclusions.")]
 Since = Annotated[str | None, typer.Option("--since", help="Only events at or after: 2h, 7d or ISO 8601.")]
 Until = Annotated[str | None, typer.Option("--until", help="Only events at or before: 2h, 7d or ISO 8601.")]

@@ -4,7 +4,6 @@ dry-run unless --yes. Which actions apply is the alert's rule's to say (Rule.res
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
 import typer
 
@@ -15,7 +14,7 @@ from .common import fail, usage_or_state
 
 
 def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."),
-            state: Path = STATE,
+            state: str = STATE,
             disable_console_access: bool = typer.Option(False, "--disable-console-access",
                                                         help="Remove the target user's console password "
                                                              "(iam:DeleteLoginProfile)."),

@@ -18,7 +18,7 @@ from ..context.plugin import RelatedEvent
 from ..engine.rules import find_rule
 from ..errors import ConfigError
 from ..records.record import Record, parse_time
-from ..state.store import StateStore
+from ..state.base import State as StateStore
 
 
 @dataclass

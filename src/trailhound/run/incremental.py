@@ -19,7 +19,7 @@ from ..sources.aws import describe_aws_error
 from ..sources.aws import shared_client as client
 from ..sources.s3 import S3Object, prefetched
 from ..sources.s3_layout import Selection
-from ..state.store import StateStore
+from ..state.base import State as StateStore
 from ..testhooks import crash_point, slow_down
 from .pipeline import Run, ScanResult
 
@@ -30,15 +30,22 @@ class Outcome:
     done: set[str] = field(default_factory=set)  # origins read whole, or processed by an earlier run
     failed: dict[str, str] = field(default_factory=dict)  # origin -> why it was not read whole
     already: int = 0  # objects skipped because an earlier run processed them
+    claimed_elsewhere: int = 0  # objects a live peer (another worker) is reading now: left to it
 
 
 def fresh(objects: Iterable[Any], state: StateStore | None, outcome: Outcome) -> Iterator[Any]:
-    """Objects the state store has not processed; the others are counted and passed over."""
+    """Objects the state store has not processed and no live peer is reading; the others are counted and
+    passed over (one a peer holds is neither done nor failed: its message comes back and finds it processed,
+    or free again if that peer died)."""
     for item in objects:
-        if state is not None and isinstance(item, S3Object) and item.etag and state.is_processed(item):
-            outcome.already += 1
-            outcome.done.add(item.origin)
-            continue
+        if state is not None and isinstance(item, S3Object) and item.etag:
+            if state.is_processed(item):
+                outcome.already += 1
+                outcome.done.add(item.origin)
+                continue
+            if not state.claim_objects([item])[0]:
+                outcome.claimed_elsewhere += 1
+                continue
         yield item
 
 

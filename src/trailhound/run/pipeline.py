@@ -27,7 +27,10 @@ from ..engine.rules.base import Rule
 from ..errors import ConfigError
 from ..records.record import Record
 from ..sources import place
-from ..state.store import ObjectMark, StateStore
+from ..state.base import ObjectMark
+from ..state.base import State as StateStore
+from ..state.open import open_state
+from ..state.store import StateStore as SQLiteStore
 from .settings import ContextSettings, Settings
 
 if TYPE_CHECKING:  # pydantic (behind the allowlist) and the sinks' HTTP/AWS libraries load only when used
@@ -127,7 +130,7 @@ def build_context(settings: ContextSettings, rules: Sequence[Rule], policy: Cont
     plug-ins the rules declare, with the settings given; none when context is off or no rule declares one."""
     if not settings.enabled:
         return (), ()
-    enricher = context_for(rules, [policy or context_policy(settings)], scratch=StateStore)
+    enricher = context_for(rules, [policy or context_policy(settings)], scratch=SQLiteStore)
     return (enricher.collectors, (enricher,)) if enricher else ((), ())
 
 
@@ -175,7 +178,7 @@ class Run:
                               prefilter=detection.prefilter)
         allowlist = load_allowlist(detection.allowlist, rules)
         sinks = _make_sinks(settings)
-        state = StateStore(settings.state, track_delivery=True) if settings.state else None
+        state = open_state(settings.state, track_delivery=True) if settings.state else None
         if state is not None:
             state.sink_ids = tuple(s.id for s in sinks)
         return cls(rules=rules, options=options, allowlist=allowlist, state=state, failure_steps=policy.failure_steps,
@@ -243,9 +246,9 @@ class Run:
 
         if self.settings.state is None:
             return deliver(alerts, self.sinks)
-        # A store of its own: scan's was closed when the scan ended; the outbox lives in the same file. It
+        # A store of its own: scan's was closed when the scan ended; the outbox lives in the same store. It
         # holds a run lock, so its claims are known free the moment this process dies.
-        with StateStore(self.settings.state, track_delivery=True) as store:
+        with open_state(self.settings.state, track_delivery=True) as store:
             return deliver(alerts, self.sinks, store)
 
     def _apply_allowlist(self, alerts: list[Alert], summary: Summary

@@ -152,11 +152,18 @@ class WatchSettings:
 class Settings:
     inputs: InputSettings = InputSettings()
     detection: DetectionSettings = DetectionSettings()
-    state: Path | None = None  # the SQLite state file; None: nothing is remembered across runs
+    # The SQLite state file, or a postgresql:// URL (the store several workers share); None: nothing is
+    # remembered across runs.
+    state: Path | str | None = None
     output: OutputSettings = OutputSettings()
     delivery: DeliverySettings = DeliverySettings()
     execution: ExecutionSettings = ExecutionSettings()
     watch: WatchSettings = field(default_factory=WatchSettings)
+
+    def __post_init__(self) -> None:
+        # A file given as text is a Path, as before; a postgresql:// URL stays text (a Path would fold its //).
+        if isinstance(self.state, str) and not self.state.startswith(("postgresql://", "postgres://")):
+            object.__setattr__(self, "state", Path(self.state) if self.state else None)
 
     @property
     def remote(self) -> bool:

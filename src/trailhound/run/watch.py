@@ -277,7 +277,7 @@ class Watcher:
         if items:
             logs.event("batch.stored", inputs=summary.inputs, records=summary.records, alerts=summary.alerts,
                        already_processed=outcome.already, already_alerted=summary.already_alerted,
-                       failed=len(outcome.failed))
+                       claimed_elsewhere=outcome.claimed_elsewhere, failed=len(outcome.failed))
         if outcome.result.alerts:
             self.alerts += len(outcome.result.alerts)
             self.emit(outcome.result.alerts)

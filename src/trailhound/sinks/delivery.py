@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from ..alerts.alert import Alert
 from ..state import outbox
-from ..state.store import StateStore
+from ..state.base import State as StateStore
 from .base import Sink, UrlSink, scrub
 
 

@@ -16,7 +16,8 @@ from typing import Any
 from ..alerts.alert import Alert
 from ..errors import ConfigError
 from ..records.record import parse_time
-from .store import StateStore, alert_from_stored
+from .base import State as StateStore
+from .base import alert_from_stored
 
 STATUSES = ("open", "acknowledged", "closed")
 MIN_PREFIX = 6
@@ -42,9 +43,9 @@ def whoami() -> str:
 
 
 def _select(store: StateStore, where: str = "", params: tuple[str, ...] = ()) -> list[StoredAlert]:
-    rows = store.db.execute(
+    rows = store.query(
         f"SELECT row, raw, rule_id, event_key, origin, status, raised_at FROM alerts {where} "
-        "ORDER BY event_time, id", params).fetchall()
+        "ORDER BY event_time, id", params)
     return [StoredAlert(alert_from_stored(*row[:5]), row[5], row[6]) for row in rows]
 
 
@@ -89,6 +90,6 @@ def add_event(db: Any, alert_id: str, action: str, note: str | None = None, resu
 
 
 def events(store: StateStore, alert_id: str) -> list[dict[str, Any]]:
-    rows = store.db.execute("SELECT at, who, action, note, result FROM alert_events WHERE alert_id=? "
-                            "ORDER BY at, rowid", (alert_id,)).fetchall()
+    rows = store.query("SELECT at, who, action, note, result FROM alert_events WHERE alert_id=? "
+                       f"ORDER BY at, {store.insertion_order}", (alert_id,))
     return [dict(zip(("at", "who", "action", "note", "result"), row)) for row in rows]

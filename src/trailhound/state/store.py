@@ -1,12 +1,10 @@
-"""The state store: one SQLite file remembering alerts, exclusions, processed objects and (later) deliveries.
+"""The SQLite state store: one file remembering alerts, exclusions, processed objects, deliveries, the
+lifecycle and kept context events; the embedded default (base.State is the interface, postgres.py the store
+several hosts share).
 
 WAL mode and a busy timeout let two runs share a file; every check-and-insert happens inside one
-`BEGIN IMMEDIATE` transaction, so two runs racing on the same event still store (and emit) it once.
-
-An alert is raised when it is stored. With `track_delivery`, it is stored as not yet emitted, and marked
-emitted once written out; a run killed in between leaves it pending, and the next run (once the killed one
-is known to be over, see runlock.py) emits it. So no alert is lost to a crash; one printed just before a
-crash may be printed again, with the same AlertId.
+`BEGIN IMMEDIATE` transaction, so two runs racing on the same event still store (and emit) it once. Which
+runs are alive is told by lock files beside the state file (runlock.py).
 """
 
 from __future__ import annotations
@@ -17,18 +15,14 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol, cast
+from typing import Any
 
-import orjson
-
-from ..alerts.alert import Alert
-from ..context.plugin import RelatedEvent
-from ..errors import ConfigError, StateError
-from ..records.record import format_time, parse_time
+from ..errors import StateError
 from . import runlock
+from .base import Admission, ObjectMark, State, alert_from_stored, queue_deliveries
+
+__all__ = ["Admission", "ObjectMark", "StateStore", "alert_from_stored", "queue_deliveries", "state_error"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS alerts (
@@ -93,6 +87,14 @@ CREATE TABLE IF NOT EXISTS related_events (
 CREATE INDEX IF NOT EXISTS related_subject ON related_events (account, subject, event_time);
 CREATE INDEX IF NOT EXISTS related_target ON related_events (account, target, event_time);
 CREATE INDEX IF NOT EXISTS related_actor ON related_events (actor, event_time);
+CREATE TABLE IF NOT EXISTS object_claims (
+    bucket     TEXT NOT NULL,
+    key        TEXT NOT NULL,
+    etag       TEXT NOT NULL,
+    run_id     TEXT NOT NULL,
+    claimed_at REAL NOT NULL,
+    PRIMARY KEY (bucket, key, etag)
+);
 CREATE TABLE IF NOT EXISTS processed_objects (
     bucket       TEXT NOT NULL,
     key          TEXT NOT NULL,
@@ -104,26 +106,9 @@ CREATE TABLE IF NOT EXISTS processed_objects (
 """
 
 
-class ObjectMark(Protocol):
-    """An object read whole (an S3 object: bucket, key and ETag, so a rewritten object is read again)."""
+class StateStore(State):
+    path: Path
 
-    # Read-only (properties): a frozen dataclass such as sources.s3.S3Object is one.
-    @property
-    def bucket(self) -> str: ...
-    @property
-    def key(self) -> str: ...
-    @property
-    def etag(self) -> str: ...
-
-
-@dataclass
-class Admission:
-    new: list[Alert]
-    duplicate_events: list[Alert]  # this event already alerted in an earlier run
-    within_window: list[Alert]  # same rule and DedupEntity raised by an earlier run inside the window
-
-
-class StateStore:
     def __init__(self, path: str | Path, busy_timeout_s: float = 60.0, track_delivery: bool = False,
                  read_only: bool = False) -> None:
         self.path = Path(path)
@@ -175,12 +160,6 @@ class StateStore:
             self._lock.release()
             self._lock = None
 
-    def __enter__(self) -> StateStore:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
         """A write transaction taken up front (IMMEDIATE), so check-then-insert cannot race another run. A
@@ -202,185 +181,29 @@ class StateStore:
                 raise state_error(self.path, exc) from None
             raise
 
-    def admit(self, alerts: list[Alert], window_s: float, now: float | None = None,
-              processed: Iterable[ObjectMark] = ()) -> Admission:
-        """Store the alerts that are new; say which were already raised (same event) or deduplicated.
-
-        `processed` (S3 objects read whole) is marked in the same transaction as the alerts, so a crash
-        leaves either both or neither: an object is never marked done without its alerts.
-        """
-        now = time.time() if now is None else now
-        result = Admission([], [], [])
-        with self.transaction() as db:
-            self._mark_processed(db, processed, now)
-            for alert in alerts:
-                event_key = alert.key.split("|", 1)[1]
-                if db.execute("SELECT 1 FROM alerts WHERE rule_id=? AND event_key=?",
-                              (alert.rule_id, event_key)).fetchone():
-                    result.duplicate_events.append(alert)
-                    continue
-                if db.execute("SELECT 1 FROM alerts WHERE rule_id=? AND dedup_entity=? AND raised_at>=? "
-                              "AND run_id<>? LIMIT 1",
-                              (alert.rule_id, alert.row["DedupEntity"], now - window_s, self.run_id)).fetchone():
-                    result.within_window.append(alert)
-                    continue
-                db.execute(
-                    "INSERT INTO alerts (id, rule_id, event_key, dedup_entity, event_time, raised_at, run_id,"
-                    " severity, origin, row, raw, emitted) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (alert.id, alert.rule_id, event_key, alert.row["DedupEntity"], alert.row["TimeGenerated"],
-                     now, self.run_id, alert.row["Severity"], alert.origin, _json(alert.as_dict()),
-                     _json(alert.raw), 0 if self.track_delivery else 1))
-                # Queued with the alert, in its transaction: a crash before the sinks are reached leaves the
-                # deliveries pending for the next run, never an alert stored and silently never sent.
-                queue_deliveries(db, [alert.id], self.sink_ids, now)
-                result.new.append(alert)
-        return result
-
-    def take_orphans(self) -> list[Alert]:
-        """Alerts stored by runs that are over but never marked emitted: taken over by this run, to emit."""
-        if not self.track_delivery:
-            return []
-        taken: list[Alert] = []
-        with self.transaction() as db:
-            runs = [r for (r,) in db.execute("SELECT DISTINCT run_id FROM alerts WHERE emitted=0 AND run_id<>?",
-                                             (self.run_id,))]
-            for run in runs:
-                if runlock.is_alive(self.path, run):
-                    continue  # still writing them out itself
-                printed = runlock.emitted_by(self.path, run)  # it printed them but could not mark them
-                if printed == ["*"]:
-                    db.execute("UPDATE alerts SET emitted=1 WHERE run_id=?", (run,))
-                elif printed:
-                    db.executemany("UPDATE alerts SET emitted=1 WHERE id=? AND run_id=?",
-                                   [(alert_id, run) for alert_id in printed])
-                rows = db.execute("SELECT row, raw, rule_id, event_key, origin FROM alerts "
-                                  "WHERE run_id=? AND emitted=0 ORDER BY event_time, event_key", (run,)).fetchall()
-                taken.extend(alert_from_stored(*row) for row in rows)
-                db.execute("UPDATE alerts SET run_id=? WHERE run_id=? AND emitted=0", (self.run_id, run))
-        runlock.sweep(self.path, keep=self._unmarked_runs())
-        return taken
-
-    def _unmarked_runs(self) -> set[str]:
-        """Runs with alerts not yet marked emitted: their lock files (and what they say) must stay."""
-        return {r for (r,) in self.db.execute("SELECT DISTINCT run_id FROM alerts WHERE emitted=0")}
-
-    def mark_emitted(self, alerts: list[Alert]) -> None:
-        """Record that these alerts were written out. When the store cannot take the write (a full disk, a
-        lock held too long), the run's lock file says so instead: it was written when the run began, so
-        overwriting it needs no new space, and the next run reads it and marks the alerts emitted rather
-        than printing them again. Only a crash between writing and marking prints an alert twice."""
-        if not self.track_delivery or not alerts:
-            return
+    def query(self, sql: str, params: Iterable[Any] = ()) -> list[Any]:
         try:
-            with self.transaction() as db:
-                db.executemany("UPDATE alerts SET emitted=1 WHERE id=?", [(a.id,) for a in alerts])
-        except StateError:
-            if self._lock is None or not self._lock.note_emitted([a.id for a in alerts]):
-                raise
-
-    def pending(self) -> int:
-        return cast(int, self.db.execute("SELECT count(*) FROM alerts WHERE emitted=0").fetchone()[0])
-
-    def record_exclusions(self, excluded: list[tuple[Alert, Any]], now: float | None = None) -> None:
-        now = time.time() if now is None else now
-        with self.transaction() as db:
-            for alert, entry in excluded:
-                db.execute(
-                    "INSERT OR IGNORE INTO exclusions (rule_id, event_key, reason, owner, excluded_at, origin,"
-                    " row, raw) VALUES (?,?,?,?,?,?,?,?)",
-                    (alert.rule_id, alert.key.split("|", 1)[1], entry.reason, entry.owner, now, alert.origin,
-                     _json(alert.as_dict()), _json(alert.raw)))
-
-    def save_related(self, events: list[RelatedEvent], keep_s: float | None = None) -> None:
-        """Remember related events (context for later runs and for this run's alerts), then prune if `keep_s`."""
-        with self.transaction() as db:
-            db.executemany(
-                "INSERT OR IGNORE INTO related_events (event_key, event_time, account, actor, subject, target, data)"
-                " VALUES (?,?,?,?,?,?,?)",
-                [(e["Key"], e["Time"], e["AccountId"], e["Actor"], e["Subject"], e["Target"], _json(e))
-                 for e in events])
-        if keep_s is not None:
-            self.prune_related(keep_s)
-
-    def prune_related(self, keep_s: float) -> None:
-        """Forget related events older than `keep_s` before the newest one held, by event time, so replaying
-        old logs ages out the same way as live ones."""
-        with self.transaction() as db:
-            newest = db.execute("SELECT max(event_time) FROM related_events").fetchone()[0]
-            cutoff = _iso_minus(newest, keep_s)
-            if cutoff:
-                db.execute("DELETE FROM related_events WHERE event_time < ?", (cutoff,))
-
-    def related_about(self, account: str, user: str, actor: str, start: str, end: str) -> list[RelatedEvent]:
-        """Related events about an IAM user (its own calls and calls on it) at any time up to `end`, and the
-        actor's calls between `start` and `end`; ISO 8601 UTC bounds compare as text."""
-        rows = self.db.execute(
-            "SELECT data FROM related_events WHERE account=? AND (subject=? OR target=?) AND event_time<=? "
-            "UNION SELECT data FROM related_events WHERE actor=? AND event_time>=? AND event_time<=?",
-            (account, user, user, end, actor, start, end)).fetchall()
-        return [cast(RelatedEvent, orjson.loads(r[0])) for r in rows]  # written by save_related
-
-    def context_about(self, account: str, user: str, actor: str, when: str, logins_until: str,
-                      activity: tuple[str, str], activity_limit: int) -> list[RelatedEvent]:
-        """Only the related events an alert's severity steps read, each query bounded: the user's successful
-        creations up to `when`, its console sign-ins from `when` to `logins_until`, and the actor's first
-        `activity_limit` calls in the `activity` window. An automation role with thousands of IAM calls, or a
-        user with thousands of events, costs each alert a few index lookups, not a scan of them all."""
-        name, outcome = "json_extract(data, '$.Name')", "json_extract(data, '$.Outcome')"
-        queries = (
-            (f"SELECT data FROM related_events WHERE account=? AND target=? AND event_time<=? "
-             f"AND {name}='CreateUser' AND {outcome}='success' ORDER BY event_time DESC LIMIT 1",
-             (account, user, when)),
-            (f"SELECT data FROM related_events WHERE account=? AND subject=? AND event_time>=? AND event_time<=? "
-             f"AND {name}='ConsoleLogin' ORDER BY event_time LIMIT ?",
-             (account, user, when, logins_until, activity_limit)),
-            ("SELECT data FROM related_events WHERE actor=? AND event_time>=? AND event_time<=? "
-             "ORDER BY event_time, event_key LIMIT ?", (actor, *activity, activity_limit + 1)),
-        )
-        found: dict[str, RelatedEvent] = {}
-        for sql, args in queries:
-            for (data,) in self.db.execute(sql, args):
-                event: RelatedEvent = orjson.loads(data)  # written by save_related
-                found[event["Key"]] = event
-        return list(found.values())
-
-    def resolve_alert_id(self, alert_id: str, min_digits: int = 1) -> str:
-        """The full id of the one stored alert that `alert_id` names: its id, or an unambiguous prefix of at
-        least `min_digits` hex digits. A ConfigError naming the store says why not (the one finder of alerts
-        by id: lifecycle, timeline and report go through it)."""
-        key = alert_id.strip().lower()
-        if len(key) < max(min_digits, 1) or not all(c in "0123456789abcdef" for c in key):
-            raise ConfigError(f"{self.path}: no alert with id {alert_id!r}: give the 16-hex-digit id (or at least "
-                              f"{max(min_digits, 1)} of its first digits) that `trailhound alerts list` shows")
-        # Hex digits only, checked above: nothing in the key is a LIKE wildcard.
-        found: list[str] = [row[0] for row in self.db.execute("SELECT id FROM alerts WHERE id LIKE ? ORDER BY id LIMIT 2",
-                                                    (key + "%",))]
-        if not found:
-            raise ConfigError(f"{self.path}: no alert with id {alert_id!r}")
-        if len(found) > 1:
-            raise ConfigError(f"{self.path}: alert id {alert_id!r} names more than one alert; give more of its digits")
-        return found[0]
-
-    def alert_record(self, alert_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        """The stored alert (row as raised, raw record) that `alert_id` names (see resolve_alert_id)."""
-        row, raw = self.db.execute("SELECT row, raw FROM alerts WHERE id=?",
-                                   (self.resolve_alert_id(alert_id),)).fetchone()
-        return orjson.loads(row), orjson.loads(raw)
-
-    def _mark_processed(self, db: sqlite3.Connection, marks: Iterable[ObjectMark], now: float) -> None:
-        db.executemany("INSERT OR IGNORE INTO processed_objects (bucket, key, etag, processed_at, run_id)"
-                       " VALUES (?,?,?,?,?)", ((m.bucket, m.key, m.etag, now, self.run_id) for m in marks))
-
-    def is_processed(self, mark: ObjectMark) -> bool:
-        try:
-            return self.db.execute("SELECT 1 FROM processed_objects WHERE bucket=? AND key=? AND etag=?",
-                                   (mark.bucket, mark.key, mark.etag)).fetchone() is not None
+            return self.db.execute(sql, tuple(params)).fetchall()
         except sqlite3.Error as exc:
             raise state_error(self.path, exc) from None
 
-    def count(self, table: str) -> int:
-        assert table in ("alerts", "exclusions", "related_events", "processed_objects")
-        return cast(int, self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+    def is_alive(self, run_id: str) -> bool:
+        return runlock.is_alive(self.path, run_id)
+
+    def json_text(self, column: str, field: str) -> str:
+        return f"json_extract({column}, '$.{field}')"
+
+    def printed_by(self, run_id: str) -> list[str] | None:
+        return runlock.emitted_by(self.path, run_id)
+
+    def note_emitted(self, alert_ids: list[str]) -> bool:
+        """The run's lock file says it instead: it was written when the run began, so overwriting it needs no
+        new space (a full disk), and the next run reads it and marks the alerts rather than print them again."""
+        return self._lock is not None and self._lock.note_emitted(alert_ids)
+
+    def orphans_taken(self) -> None:
+        # Runs with alerts not yet marked keep their lock files (and what they say).
+        runlock.sweep(self.path, keep=self.unmarked_runs())
 
 
 _TRANSIENT = (("locked", "another process holds a write lock on it (a long transaction, or a tool like "
@@ -429,20 +252,6 @@ def _open_read_only(path: Path) -> sqlite3.Connection:
     raise state_error(path, last or sqlite3.Error("cannot open"), "read")
 
 
-def queue_deliveries(db: sqlite3.Connection, alert_ids: Iterable[str], sink_ids: Iterable[str], now: float) -> None:
-    """Queue each alert's delivery to each sink; one already queued is left as it is (pending or done)."""
-    sinks = tuple(sink_ids)
-    db.executemany("INSERT OR IGNORE INTO deliveries (alert_id, sink_id, queued_at) VALUES (?,?,?)",
-                   [(alert_id, sink_id, now) for alert_id in alert_ids for sink_id in sinks])
-
-
-def alert_from_stored(row: str, raw: str, rule_id: str, event_key: str, origin: str | None) -> Alert:
-    """An Alert as an earlier run stored it (for the outbox, `alerts show`, `respond`)."""
-    stored = orjson.loads(row)
-    stored.pop("AlertId", None)
-    return Alert(row=stored, raw=orjson.loads(raw), origin=origin or "", key=f"{rule_id}|{event_key}")
-
-
 def _set_wal(db: sqlite3.Connection, timeout_s: float) -> None:
     """Switch to WAL. Two runs creating the same new file at once can get "database is locked" here without
     SQLite's busy handler being consulted, so wait for the other run as the busy timeout would."""
@@ -471,15 +280,6 @@ def _add_emitted_column(db: sqlite3.Connection) -> None:
     if "emitted" not in columns:
         db.execute("ALTER TABLE alerts ADD COLUMN emitted INTEGER NOT NULL DEFAULT 1")
     db.execute("CREATE INDEX IF NOT EXISTS alerts_pending ON alerts (run_id) WHERE emitted = 0")
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value, default=str).decode()
-
-
-def _iso_minus(iso: str | None, seconds: float) -> str | None:
-    when = parse_time(iso)
-    return format_time(when - timedelta(seconds=seconds)) if when else None
 
 
 def _statements(script: str) -> list[str]:
