@@ -67,6 +67,7 @@ class InputResult:
     prefiltered: bool = False  # no needle anywhere: skipped unparsed
     unparsed: int = 0  # records counted but not parsed: they hold no needle
     traceback: str | None = None  # an unexpected error's traceback, shown only with --debug
+    kept: dict[str, list[dict]] = field(default_factory=dict)  # run-wide rules' rows, by rule id
 
 
 def evaluate(records: Iterable[dict], rules: list[Rule], options: ScanOptions, result: InputResult) -> None:
@@ -83,6 +84,11 @@ def evaluate(records: Iterable[dict], rules: list[Rule], options: ScanOptions, r
                 result.out_of_range += 1
                 continue
         for rule in rules:
+            if rule.run_wide:
+                row = rule.keep(record)
+                if row is not None:
+                    result.kept.setdefault(rule.id, []).append(row)
+                continue
             try:
                 hit = rule.matches(record)
             except Exception as exc:  # noqa: BLE001 - one odd record must not end the scan

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..alerts.alert import Alert, dedup_entity
@@ -69,6 +69,7 @@ class Summary:
     tracebacks: list[tuple[str, str]] = field(default_factory=list)
     excluded_by: Counter[str] = field(default_factory=Counter)
     expired_entries: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # one line each: rule files loaded, skipped, replacing
     seconds: float = 0.0
 
     def add(self, result: InputResult) -> None:
@@ -130,6 +131,48 @@ def rules_named(ids: Iterable[str]) -> list[Rule]:
         raise ConfigError(f"--rule: {exc}") from None
 
 
+def with_rule_files(rules: list[Rule], paths: Sequence[Any]) -> tuple[list[Rule], list[str]]:
+    """The built-in rules plus those loaded from KQL rule files (--rules), and one line per file saying what
+    happened: a file that cannot run is skipped (the others load); a loaded rule whose id is a built-in's
+    replaces it for this run."""
+    if not paths:
+        return rules, []
+    from pathlib import Path
+
+    from ..engine.kql.load import load_rule_files
+    from ..engine.kql.plan import KqlError
+    from ..engine.kql.rule import kql_rule
+
+    specs, skipped = load_rule_files([Path(p) for p in paths])
+    notes = [f"--rules: skipped {s.reason}" for s in skipped]
+    loaded: list[Rule] = []
+    for spec in specs:
+        try:
+            loaded.append(kql_rule(spec))
+        except KqlError as exc:
+            notes.append(f"--rules: skipped {exc}")
+    if not specs and not loaded and skipped and len(skipped) == len(list(paths)) and all(
+            "no such file" in s.reason for s in skipped):
+        raise ConfigError(f"--rules: {skipped[0].reason}")
+    by_id = {r.id.lower(): r for r in loaded}
+    kept: list[Rule] = []
+    for rule in rules:
+        if rule.id.lower() in by_id:
+            notes.append(f"--rules: {by_id[rule.id.lower()].id} from {by_id[rule.id.lower()].spec.path} "
+                         f"replaces the built-in rule {rule.id} for this run")
+        else:
+            kept.append(rule)
+    seen: set[str] = set()
+    for rule in loaded:
+        if rule.id.lower() in seen:
+            notes.append(f"--rules: skipped {rule.spec.path}: rule id {rule.id} already loaded")
+            continue
+        seen.add(rule.id.lower())
+        kept.append(rule)
+        notes.append(f"--rules: loaded {rule.id} ({rule.spec.path})")
+    return kept, notes
+
+
 @dataclass
 class Run:
     """The run-wide part of one run. Built from its parts (tests, benchmarks) or from Settings."""
@@ -143,13 +186,15 @@ class Run:
     sinks: list[Sink] = field(default_factory=list)
     settings: Settings = field(default_factory=Settings)
     today: date | None = None
+    now: datetime | None = None  # now()/ago() of run-wide (KQL) rules; None: --until, else the data's end
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Run:
         """Everything checked and built before any input is read; a problem is a ConfigError. The state
         store, when there is one, is open: close it with `close()` (or use the Run as a context manager)."""
         detection = settings.detection
-        rules = rules_named(detection.rules)
+        rules, notes = with_rule_files(rules_named(detection.rules), detection.rule_files)
         collectors, enrichers = build_context(detection.context, rules)
         options = ScanOptions(since=detection.since, until=detection.until,
                               dedup_fields=dedup_fields_for(rules, detection.dedup_fields), collectors=collectors,
@@ -160,7 +205,8 @@ class Run:
         if state is not None:
             state.sink_ids = tuple(s.id for s in sinks)
         return cls(rules=rules, options=options, allowlist=allowlist, state=state,
-                   dedup_window_s=detection.dedup_window_s, enrichers=enrichers, sinks=sinks, settings=settings)
+                   dedup_window_s=detection.dedup_window_s, enrichers=enrichers, sinks=sinks, settings=settings,
+                   now=detection.now, notes=notes)
 
     def __enter__(self) -> Run:
         return self
@@ -177,13 +223,19 @@ class Run:
         """The run-wide steps over every input's result. `processed`, called once every result is in, names
         the objects to mark done in the state store, in the same transaction as the alerts (incremental.py)."""
         started = time.perf_counter()
-        summary = Summary()
+        summary = Summary(notes=list(self.notes))
         matches: list[Alert] = []
+        kept: dict[str, list[dict[str, Any]]] = {}
         for result in results:
             summary.add(result)
             matches.extend(result.alerts)
+            for rule_id, rows in result.kept.items():
+                kept.setdefault(rule_id, []).extend(rows)
             for enricher in self.enrichers:
                 enricher.remember(result.related, self.state)
+        concluded = self.conclude(kept)
+        summary.matches += len(concluded)
+        matches.extend(concluded)
         matches.sort(key=lambda a: (a.sort_key, a.origin))
         unique: dict[str, Alert] = {}
         for alert in matches:
@@ -209,6 +261,24 @@ class Run:
         summary.alerts = len(alerts)
         summary.seconds = time.perf_counter() - started
         return ScanResult(alerts=alerts, excluded=excluded, summary=summary)
+
+    def conclude(self, kept: dict[str, list[dict[str, Any]]]) -> list[Alert]:
+        """The run-wide rules' alerts, each rule evaluated over the rows its inputs kept, with the state
+        store's alert history as Sentinel's SecurityAlert."""
+        wide = [rule for rule in self.rules if rule.run_wide]
+        if not wide:
+            return []
+        from ..engine.kql.rule import RunView, security_alert_row
+        from ..engine.kql.values import parse_datetime_literal
+
+        history = []
+        if self.state is not None:
+            for row, raised in self.state.alert_history():
+                generated = parse_datetime_literal(str(row.get("AlertGenerated") or "")) or \
+                    datetime.fromtimestamp(raised, UTC)
+                history.append(security_alert_row(row, generated))
+        view = RunView(now=self.now or self.options.until, history=history, dedup_fields=self.options.dedup_fields)
+        return [alert for rule in wide for alert in rule.conclude(kept.get(rule.id, []), view)]
 
     def emit(self, alerts: list[Alert], write: Callable[[list[Alert]], None]) -> None:
         """Write the alerts out, and only then mark them emitted: a run killed in between emits them next

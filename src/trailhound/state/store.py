@@ -332,6 +332,11 @@ class StateStore:
         return self.db.execute("SELECT 1 FROM processed_objects WHERE bucket=? AND key=? AND etag=?",
                                (mark.bucket, mark.key, mark.etag)).fetchone() is not None
 
+    def alert_history(self) -> list[tuple[dict[str, Any], float]]:
+        """Every stored alert's row with the time it was raised: Sentinel's SecurityAlert for KQL rules."""
+        return [(orjson.loads(row), raised) for row, raised in
+                self.db.execute("SELECT row, raised_at FROM alerts ORDER BY raised_at")]
+
     def count(self, table: str) -> int:
         assert table in ("alerts", "exclusions", "related_events", "processed_objects")
         return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
