@@ -636,6 +636,8 @@ def _aggregate(item: p.Assign, table: Table, ctx: Context, columns: list[str], b
 def _join_keys(op: p.Join) -> list[tuple[str, str]]:
     keys = []
     for cond in op.on:
+        if cond.right is None and isinstance(cond.left, p.BinOp) and cond.left.op == "==":
+            cond = p.JoinCond(cond.left.left, cond.left.right, line=cond.line, column=cond.column)
         if cond.right is None:
             if not isinstance(cond.left, p.Col):
                 raise unsupported(cond, "join on an expression")

@@ -124,9 +124,9 @@ args: pipeline ("," pipeline)*
         | TYPED_NULL -> null
 
 CMP: "==" | "!=" | "<>" | "<=" | ">=" | "<" | ">" | "=~" | "!~"
-STROP.2: /!?(has_any|has_all|has_cs|hasprefix_cs|hassuffix_cs|hasprefix|hassuffix|has)\b/
+STROP.2: /!?(has_cs|hasprefix_cs|hassuffix_cs|hasprefix|hassuffix|has)\b/
        | /!?(contains_cs|contains|startswith_cs|startswith|endswith_cs|endswith)\b/
-INOP.2: /!?in~?(?![A-Za-z0-9_])/
+INOP.3: /!?(in~?|has_any|has_all)(?![A-Za-z0-9_])/
 BETWEEN.2: /!?between\b/
 PLUS: "+"
 MINUS: "-"
