@@ -677,7 +677,9 @@ _ = timedelta  # re-exported type for Lit values
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    return Lark(GRAMMAR, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True)
+    # cache=True: Lark keeps the built LALR tables in a temp file, so a run does not rebuild them (~0.5 s).
+    return Lark(GRAMMAR, parser="lalr", lexer="contextual", propagate_positions=True, maybe_placeholders=True,
+                cache=True)
 
 
 def parse_query(text: str) -> Script:
