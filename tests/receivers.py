@@ -28,7 +28,7 @@ class Receiver:
                     failing = len(receiver.requests) <= receiver.fail_first
                     if not failing:
                         receiver.received.append({"path": self.path, "headers": dict(self.headers),
-                                                  "json": orjson.loads(body)})
+                                                  "json": orjson.loads(body), "body": body})
                 self.send_response(receiver.fail_status if failing else 200)
                 if failing and receiver.retry_after is not None:
                     self.send_header("Retry-After", receiver.retry_after)

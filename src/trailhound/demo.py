@@ -66,13 +66,13 @@ def _iso(when: datetime) -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _user(name: str) -> dict:
+def _user(name: str) -> dict[str, Any]:
     return {"type": "IAMUser", "principalId": "AIDA" + name.upper().replace("-", "").replace(".", "")[:12].ljust(12, "X"),
             "arn": f"arn:aws:iam::{ACCOUNT}:user/{name}", "accountId": ACCOUNT,
             "accessKeyId": "AKIA" + str(zlib.crc32(name.encode())).zfill(12), "userName": name}
 
 
-def _role(role: str, session: str) -> dict:
+def _role(role: str, session: str) -> dict[str, Any]:
     return {"type": "AssumedRole", "principalId": f"AROAEXAMPLE{role.upper()[:6]}:{session}",
             "arn": f"arn:aws:sts::{ACCOUNT}:assumed-role/{role}/{session}", "accountId": ACCOUNT,
             "accessKeyId": "ASIAEXAMPLE" + role.upper()[:6],
@@ -82,9 +82,9 @@ def _role(role: str, session: str) -> dict:
                                "attributes": {"creationDate": "2026-11-27T00:00:00Z", "mfaAuthenticated": "false"}}}
 
 
-def _event(rnd: random.Random, when: datetime, region: str, source: str, name: str, identity: dict,
+def _event(rnd: random.Random, when: datetime, region: str, source: str, name: str, identity: dict[str, Any],
            request: Any, response: Any = None, ip: str | None = None, agent: str | None = None,
-           read_only: bool = False, error: tuple[str, str] | None = None, event_type: str = "AwsApiCall") -> dict:
+           read_only: bool = False, error: tuple[str, str] | None = None, event_type: str = "AwsApiCall") -> dict[str, Any]:
     event: dict[str, Any] = {
         "eventVersion": "1.09", "userIdentity": identity, "eventTime": _iso(when), "eventSource": source,
         "eventName": name, "awsRegion": region, "sourceIPAddress": ip or rnd.choice(OFFICE_IPS),
@@ -100,15 +100,16 @@ def _event(rnd: random.Random, when: datetime, region: str, source: str, name: s
     return event
 
 
-def _login_profile(rnd: random.Random, when: datetime, identity: dict, target: str, reset: bool, ip: str | None = None,
-                   agent: str | None = None, error: tuple[str, str] | None = None, name: str = "CreateLoginProfile"):
+def _login_profile(rnd: random.Random, when: datetime, identity: dict[str, Any], target: str, reset: bool, ip: str | None = None,
+                   agent: str | None = None, error: tuple[str, str] | None = None,
+                   name: str = "CreateLoginProfile") -> dict[str, Any]:
     request = {"userName": target, "passwordResetRequired": reset}
     response = None if error else {"loginProfile": {"userName": target, "createDate": when.strftime("%b %d, %Y %I:%M:%S %p"),
                                                     "passwordResetRequired": reset}}
     return _event(rnd, when, "us-east-1", "iam.amazonaws.com", name, identity, request, response, ip, agent, error=error)
 
 
-def _console_login(rnd: random.Random, when: datetime, user: str, ip: str) -> dict:
+def _console_login(rnd: random.Random, when: datetime, user: str, ip: str) -> dict[str, Any]:
     event = _event(rnd, when, "us-east-1", "signin.amazonaws.com", "ConsoleLogin", _user(user), None,
                    {"ConsoleLogin": "Success"}, ip, _AGENTS[3], event_type="AwsConsoleSignIn")
     event["additionalEventData"] = {"LoginTo": "https://console.aws.amazon.com/console/home", "MobileVersion": "No",
@@ -116,9 +117,11 @@ def _console_login(rnd: random.Random, when: datetime, user: str, ip: str) -> di
     return event
 
 
-def story(rnd: random.Random, day: datetime = DAY) -> list[dict]:
+def story(rnd: random.Random, day: datetime = DAY) -> list[dict[str, Any]]:
     """The planted events (all in us-east-1, where IAM and sign-in events are delivered)."""
-    at = lambda h, m: day + timedelta(hours=h, minutes=m)  # noqa: E731
+    def at(h: int, m: int) -> datetime:
+        return day + timedelta(hours=h, minutes=m)
+
     terraform = _role("provisioning", "terraform-apply-4821")
     helpdesk = _role("helpdesk", "erin")
     stolen = _user("ci-deploy")
@@ -153,7 +156,7 @@ def story(rnd: random.Random, day: datetime = DAY) -> list[dict]:
     return events
 
 
-def background(rnd: random.Random, when: datetime, region: str) -> dict:
+def background(rnd: random.Random, when: datetime, region: str) -> dict[str, Any]:
     source, name, read_only, request = rnd.choice(_BACKGROUND)
     if rnd.random() < 0.5:
         identity = _user(rnd.choice(_PEOPLE))

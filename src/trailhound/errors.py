@@ -68,3 +68,16 @@ class ReadError(InputError, OSError):
 
 class RecordError(InputError):
     """Part of an input that is not a readable CloudTrail record: bad JSON, a cut file, a record too deep."""
+
+
+class StateError(ConfigError):
+    """The state file cannot be read or written now (locked, disk full, read-only, corrupt): exit code 5.
+
+    str() names the file and what to do. `transient` (a lock another process holds, a full disk) means the
+    same step may succeed later: `watch` backs off and retries it, holding its queue messages meanwhile."""
+
+    exit_code = 5
+
+    def __init__(self, message: str, *, source: object = None, transient: bool = False) -> None:
+        super().__init__(message, source=source)
+        self.transient = transient

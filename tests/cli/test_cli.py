@@ -60,7 +60,7 @@ def test_usage_and_configuration_errors_exit_2(tmp_path):
 
 def test_malformed_allowlist_fails_before_any_scan(tmp_path):
     bad = tmp_path / "allow.toml"
-    bad.write_text("[[exclude]]\nUserIdentityArn = '*'\n")
+    bad.write_text("[[exclude]]\nUserIdentityArn = 'arn:*'\n")
     result = run_cli("scan", logs(tmp_path), "--allowlist", str(bad))
     assert result.returncode == 2 and "allow.toml" in result.stderr and "reason" in result.stderr
     assert "record(s)" not in result.stderr
@@ -89,6 +89,13 @@ def test_allowlist_from_the_cli_counts_exclusions(tmp_path):
     allow.write_text("[[exclude]]\nreason = 'known automation'\nSourceIpAddress = '203.0.113.*'\n")
     result = run_cli("scan", logs(tmp_path), "--allowlist", str(allow))
     assert jsonl(result.stdout) == [] and "1 excluded by allowlist" in result.stderr
+
+
+def test_run_summary_counts_exclusions_per_reason(tmp_path):
+    allow = tmp_path / "allow.toml"
+    allow.write_text("[[exclude]]\nreason = 'known automation'\nSourceIpAddress = '203.0.113.*'\n")
+    result = run_cli("scan", logs(tmp_path), "--allowlist", str(allow))
+    assert "1 excluded by allowlist (known automation: 1)" in result.stderr
 
 
 def test_rules_list_and_show():

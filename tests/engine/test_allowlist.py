@@ -63,7 +63,7 @@ def test_conditions_are_and_ed_and_lists_are_any_of(tmp_path):
 
 
 def test_entry_for_another_rule_does_not_apply(tmp_path):
-    other = ENTRY.replace('rule = "0xFF-0237"', 'rule = "0xFF-9999"')
+    other = ENTRY.replace('rule = "0xFF-0237"', 'rule = "TH-0001"')
     assert run(tmp_path, allowlist(tmp_path, other)).summary.excluded == 0
 
 
@@ -85,9 +85,40 @@ def test_expired_entry_stops_applying_and_is_reported(tmp_path):
     ("[[exclude]\n", "not valid TOML"),
     ("[[allow]]\nreason = 'r'\n", "unknown top-level key"),
     ("[[exclude]]\nreason = '  '\nAWSRegion = 'x'\n", "reason"),
+    ("[[exclude]]\nreason = 'r'\nUserIdentityArn = '[terraform-ci/*'\n", "UserIdentityArn: glob '[terraform-ci/*'"),
+    ("[[exclude]]\nrule = '0xFF-237'\nreason = 'r'\nAWSRegion = 'x'\n", "rule '0xFF-237' matches no rule"),
+    ("[[exclude]]\nreason = 'r'\nUserIdentityArn = '*'\n", "matches every value"),
+    ("[[exclude]]\nreason = 'r'\nAWSRegion = ['eu-*', '**']\n", "matches every value"),
 ])
 def test_malformed_allowlist_is_a_clear_error_naming_file_and_field(tmp_path, text, says):
     with pytest.raises(ConfigError) as caught:
         allowlist(tmp_path, text)
     message = str(caught.value)
     assert "allow.toml" in message and says in message and "\n" not in message
+
+
+@pytest.mark.parametrize("arn, excluded", [
+    ("arn:aws:sts::111122223333:assumed-role/terraform-ci/run-42", True),
+    ("arn:aws:sts::111122223333:assumed-role/terraform-ci/a/b/c", False),  # * stays in one segment
+    ("arn:aws:sts::111122223333:assumed-role/evil:assumed-role/terraform-ci/x", False),  # nor crosses ':'
+    ("arn:aws:sts::111122223333:assumed-role/terraform-ci/run\n42", False),  # nor a line break
+    ("arn:aws:sts::1:2:assumed-role/terraform-ci/x", False),
+])
+def test_glob_wildcards_stay_within_one_segment(tmp_path, arn, excluded):
+    write(tmp_path / "logs/a.json", [record(eventID="e-1", userIdentity={**TERRAFORM, "arn": arn})])
+    result = scan_inputs(Run(load_rules(), allowlist=allowlist(tmp_path, ENTRY)), iter_files([str(tmp_path / "logs")]))
+    assert result.summary.excluded == int(excluded)
+
+
+def test_double_star_crosses_segments_and_classes_match_one_character(tmp_path):
+    deep = ENTRY.replace("terraform-ci/*", "terraform-ci/**")
+    write(tmp_path / "logs/a.json", [record(eventID="e-1", userIdentity={**TERRAFORM, "arn": TERRAFORM["arn"] + "/x"})])
+    assert scan_inputs(Run(load_rules(), allowlist=allowlist(tmp_path, deep)),
+                       iter_files([str(tmp_path / "logs")])).summary.excluded == 1
+    classes = ENTRY.replace("terraform-ci/*", "terraform-ci/run-[0-9][!a-z]")
+    assert run(tmp_path, allowlist(tmp_path, classes)).summary.excluded == 1
+
+
+def test_an_entry_matching_everything_applies_when_it_says_so(tmp_path):
+    everything = "[[exclude]]\nreason = 'lab account: nothing here matters'\nmatch_everything = true\nAWSRegion = '*'\n"
+    assert run(tmp_path, allowlist(tmp_path, everything)).summary.excluded == 2

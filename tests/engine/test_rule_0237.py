@@ -10,8 +10,11 @@ from trailhound.engine.rules import columns_of as alert_columns
 from trailhound.engine.rules.base import make_alert
 from trailhound.engine.rules.iam_login_profile import PasswordAssignedToExistingIAMUser
 from trailhound.records.record import Record
+from trailhound.run.local import scan_inputs
+from trailhound.run.pipeline import Run
+from trailhound.sources.files import iter_files
 
-from ..helpers import MISSING, record
+from ..helpers import MISSING, record, write
 
 RULE = PasswordAssignedToExistingIAMUser()
 
@@ -68,13 +71,15 @@ def test_nothing_recorded_and_failure_does_not_match():
     assert not matches(record(MISSING, requestParameters=None, errorCode="AccessDenied"))
 
 
-def test_failed_call_recording_false_matches_as_failure_one_step_lower():
+def test_failed_call_recording_false_matches_as_failure_one_step_lower(tmp_path):
     raw = record(False, errorCode="AccessDenied", errorMessage="not authorized")
     assert matches(raw)
-    alert = make_alert(RULE, Record(raw))
-    assert alert.row["Outcome"] == "failure" and alert.row["Severity"] == "Low"
-    ok = make_alert(RULE, Record(record(False)))
-    assert ok.row["Outcome"] == "success" and ok.row["Severity"] == "Medium"
+    assert make_alert(RULE, Record(raw)).row["Outcome"] == "failure"
+    write(tmp_path / "a.json", [raw, record(False, eventID="ok")])
+    # The run ranks a failure (with context or without): the rule alone gives Medium, the failure one step less.
+    alerts = {a.row["EventID"]: a.row for a in scan_inputs(Run([RULE]), iter_files([str(tmp_path)])).alerts}
+    assert alerts[raw["eventID"]]["Outcome"] == "failure" and alerts[raw["eventID"]]["Severity"] == "Low"
+    assert alerts["ok"]["Outcome"] == "success" and alerts["ok"]["Severity"] == "Medium"
 
 
 @pytest.mark.parametrize("field, value", [

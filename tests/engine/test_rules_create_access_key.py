@@ -9,6 +9,9 @@ from trailhound.engine.rules import get_rule
 from trailhound.engine.rules.base import make_alert
 from trailhound.records.record import Record
 from trailhound.respond.actions import RefusedError, plan_deactivate_access_key, plan_disable_console_access
+from trailhound.run.local import scan_inputs
+from trailhound.run.pipeline import Run
+from trailhound.sources.files import iter_files
 
 from ..helpers import jsonl, run_cli, write
 
@@ -37,10 +40,13 @@ def test_the_resource_is_the_key_and_the_title_names_it():
     assert alert.entity("target")["Name"] == "alice" and alert.entity("actor")["Name"] == "mallory"
 
 
-def test_a_failed_call_concerns_the_user_and_has_no_key_to_deactivate():
+def test_a_failed_call_concerns_the_user_and_has_no_key_to_deactivate(tmp_path):
     failed = {**example("key for another user"), "errorCode": "AccessDenied", "responseElements": None}
     alert = make_alert(RULE, Record(failed))
-    assert alert.row["Severity"] == "Low" and alert.resource["Type"] == "AwsIamUser"
+    assert alert.resource["Type"] == "AwsIamUser"
+    write(tmp_path / "a.json", [failed])
+    (ranked,) = scan_inputs(Run([RULE]), iter_files([str(tmp_path)])).alerts
+    assert ranked.row["Severity"] == "Low"  # the run ranks a failed call one step below the rule's Medium
     with pytest.raises(RefusedError, match="names no access key"):
         plan_deactivate_access_key(alert)
 

@@ -134,3 +134,11 @@ def test_context_is_applied_only_to_the_rules_that_declare_it():
     password = make_alert(RULE_0237, Record(record(), "t"))
     enricher([key, password], None)
     assert "Reasons" in password.row and "Reasons" not in key.row
+
+
+def test_rule_all_runs_every_rule_those_off_by_default_too():
+    from trailhound.engine.rules import ALL_RULES, load_rules
+
+    assert {r.id for r in load_rules(["all"])} == {c.id for c in ALL_RULES}
+    assert {r.id for r in load_rules()} == {c.id for c in ALL_RULES if c.enabled}
+    assert {r.id for r in load_rules()} < {r.id for r in load_rules(["ALL"])}  # some are off by default

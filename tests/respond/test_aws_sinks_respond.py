@@ -124,3 +124,34 @@ def test_respond_refuses_an_alert_from_another_account(aws, tmp_path):
         assert f"refused: the alert's account 111122223333 is not the credentials' account {MOTO_ACCOUNT}" \
             in result.stderr
     assert iam.get_login_profile(UserName="alice")["LoginProfile"]["UserName"] == "alice"
+
+
+def _raise_alert_on(tmp_path, user):
+    state = str(tmp_path / "s.db")
+    scan = run_cli("scan", str(_trail(tmp_path, users=(user,))), "--state", state)
+    return state, jsonl(scan.stdout)[0]["AlertId"]
+
+
+def test_respond_on_a_user_that_does_not_exist_is_refused_not_already_removed(aws, tmp_path):
+    state, alert_id = _raise_alert_on(tmp_path, "ghost")
+    for extra in ((), ("--yes",)):
+        result = run_cli("respond", alert_id, "--state", state, "--disable-console-access", *extra)
+        assert result.returncode == 2, result.stdout + result.stderr
+        assert f"there is no IAM user ghost in account {MOTO_ACCOUNT}" in result.stderr
+        assert "already removed" not in result.stdout + result.stderr
+
+
+def test_a_refused_respond_never_says_it_will_call(aws, tmp_path):
+    state, alert_id = _raise_alert(tmp_path, account="111122223333")
+    result = run_cli("respond", alert_id, "--state", state, "--disable-console-access", "--yes")
+    assert result.returncode == 2 and "refused" in result.stderr
+    assert "will call" not in result.stdout and "would call" not in result.stdout
+
+
+def test_respond_dry_run_checks_that_the_login_profile_exists(aws, tmp_path):
+    boto3.client("iam").create_user(UserName="alice")  # a user, without a console password
+    state, alert_id = _raise_alert(tmp_path)
+    result = run_cli("respond", alert_id, "--state", state, "--disable-console-access")
+    assert result.returncode == 0, result.stderr
+    assert "alice has no login profile" in result.stdout and "nothing to do" in result.stdout
+    assert "would call" not in result.stdout

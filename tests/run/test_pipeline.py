@@ -12,6 +12,7 @@ import pytest
 
 import trailhound
 from trailhound.demo import DAY, write_demo
+from trailhound.engine.evaluate import InputResult, ScanOptions, evaluate
 from trailhound.engine.rules import dedup_fields_for, load_rules
 from trailhound.errors import ConfigError
 from trailhound.run.local import scan_inputs, scan_paths, workers_for
@@ -191,3 +192,51 @@ def test_a_run_from_its_parts_takes_an_open_store(tmp_path):
 
 def test_workers_are_never_more_than_the_inputs():
     assert workers_for(8, 3) == 3 and workers_for(None, 1) == 1 and workers_for(2, 0) == 1
+
+
+def _result(origin: str, *records: dict) -> InputResult:
+    result = InputResult(origin=origin)
+    evaluate(records, load_rules(), ScanOptions(), result)
+    return result
+
+
+def test_finish_keeps_one_alert_per_event_the_copy_from_the_first_origin():
+    run = Run(load_rules())
+    done = run.finish([_result("s3://b/2.json", record(eventID="e-1")), _result("s3://b/1.json", record(eventID="e-1"))])
+    assert [a.origin for a in done.alerts] == ["s3://b/1.json"] and done.summary.duplicates == 1
+
+
+class _Escalates:
+    """An enricher that ranks every alert Critical, as the context plug-in may."""
+
+    def remember(self, related, state) -> None:
+        pass
+
+    def __call__(self, alerts, state) -> None:
+        for alert in alerts:
+            alert.row["Severity"] = "Critical"
+
+
+def test_finish_recomputes_dedup_entity_after_an_enricher_changed_a_dedup_field():
+    run = Run(load_rules(), ScanOptions(dedup_fields=("EventID", "Severity")), enrichers=(_Escalates(),))
+    (alert,) = run.finish([_result("a.json", record(eventID="e-1"))]).alerts
+    assert alert.row["DedupEntity"] == "e-1|Critical"
+
+
+# -- the failed-call step: one place, one setting ------------------------------------------------------
+
+def test_a_failed_call_is_ranked_once_with_the_same_setting_with_context_or_without(tmp_path):
+    failed = record(False, eventID="failed", errorCode="AccessDenied")
+    write(tmp_path / "a.json", [failed, record(False, eventID="undated", eventTime="garbage", errorCode="X")])
+    for extra in ([], ["--no-context"]):
+        out = run_cli("scan", str(tmp_path), "--format", "jsonl", "--severity", "failure_steps=2", *extra)
+        rows = {r["EventID"]: r for r in jsonl(out.stdout)}
+        # Medium two steps down, whether the identity context ranked it first or not ...
+        assert rows["failed"]["Severity"] == "Informational", extra
+        # ... and an alert whose time the context cannot read is still ranked as a failure.
+        assert rows["undated"]["Severity"] == "Informational", extra
+        if not extra:
+            assert rows["failed"]["Reasons"][-1] == "Informational: the call failed (AccessDenied): 2 steps lower"
+            assert sum("failed" in r for r in rows["failed"]["Reasons"]) == 1
+        else:
+            assert "Reasons" not in rows["failed"]

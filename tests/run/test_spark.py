@@ -259,3 +259,27 @@ def test_a_scheme_without_its_connector_is_one_clear_line(spark):
     with pytest.raises(ConfigError, match=r"s3a://trail/AWSLogs/.*connector") as caught:
         scan_on_spark(make_run(), ["s3a://trail/AWSLogs/"], spark=spark)
     assert "\n" not in str(caught.value)
+
+
+def test_spark_reads_no_local_file_whole_executors_stream_them(spark, tmp_path):
+    from trailhound.run.spark import SparkEngine, local_root
+
+    write(tmp_path / "logs/a.json", {"Records": [alerting("streamed")]})
+    engine = SparkEngine(Run(load_rules()), spark)
+    rows = engine._read([local_root(str(tmp_path / "logs"))], []).collect()
+    # Spark hands executors the path and length only: each opens and streams the file as a local run does.
+    assert [(r.content, r.length) for r in rows] == [(None, (tmp_path / "logs/a.json").stat().st_size)]
+    assert [a.row["EventID"] for a in scan_on_spark(Run(load_rules()), [str(tmp_path / "logs")],
+                                                    spark=spark).result.alerts] == ["streamed"]
+
+
+def test_a_file_the_driver_reads_through_hadoop_is_streamed_in_chunks(spark, tmp_path):
+    from trailhound.run.spark import HadoopInput
+
+    data = os.urandom(3 << 20)
+    (tmp_path / "big.bin").write_bytes(data)
+    with HadoopInput(f"file://{tmp_path}/big.bin", spark).open() as stream:
+        parts = iter(lambda: stream.read(1 << 20), b"")
+        assert b"".join(parts) == data
+    with pytest.raises(OSError):
+        HadoopInput(f"file://{tmp_path}/missing.bin", spark).open()

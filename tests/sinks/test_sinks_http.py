@@ -104,3 +104,15 @@ def test_webhook_can_send_ocsf():
     with Receiver() as hook:
         build("webhook", hook.url(), FAST, fmt="ocsf").send([_alert()])
     assert hook.received[0]["json"]["class_uid"] == 2004
+
+
+def test_webhook_body_escapes_bidi_line_separators_and_c1_controls():
+    hostile = "evil\u202eusr\u2028line\u009bcsi"
+    with Receiver() as hook:
+        results = build("webhook", hook.url(), FAST).send([_alert(user=hostile)])
+    assert list(results.values()) == [None]
+    body = hook.received[0]["body"]
+    for raw in ("\u202e", "\u2028", "\u009b"):
+        assert raw.encode() not in body
+    assert b"\\u202e" in body and b"\\u2028" in body and b"\\u009b" in body
+    assert hook.received[0]["json"]["TargetUserName"] == hostile  # the value itself is kept, escaped

@@ -28,9 +28,13 @@ class RuleText(Protocol):
     """What a finding (OCSF, ASFF) quotes from the rule that raised an alert. Alerts sit below the engine:
     whoever knows the rule (a sink, the CLI) hands it in; an alert of a rule this build lacks has none."""
 
-    description: str
-    version: str
-    response_actions: Sequence[str]
+    # Read-only (properties): a rule declares them as class variables.
+    @property
+    def description(self) -> str: ...
+    @property
+    def version(self) -> str: ...
+    @property
+    def response_actions(self) -> Sequence[str]: ...
 
 
 def event_key(record: Record) -> str:
@@ -39,7 +43,7 @@ def event_key(record: Record) -> str:
                                                      usedforsecurity=False).hexdigest()
 
 
-def dedup_entity(row: dict[str, Any], fields: tuple[str, ...] | list[str]) -> str:
+def dedup_entity(row: dict[str, Any], fields: Sequence[str]) -> str:
     """The original's DedupEntity: the dedup fields' values, fields sorted by name, joined with '|'."""
     return "|".join(as_text(row.get(name)) for name in sorted(fields))
 
@@ -57,7 +61,7 @@ class Alert:
 
     @property
     def rule_id(self) -> str:
-        return self.row["RuleId"]
+        return str(self.row["RuleId"])
 
     @property
     def severity(self) -> Severity:

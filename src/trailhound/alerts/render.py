@@ -76,15 +76,17 @@ def write_table(alerts: list[Alert], out: IO[str]) -> None:
 
 
 def cells(alert: Alert, narrow: bool = False) -> tuple[str, ...]:
-    """The table's cells for an alert, in _TABLE_COLUMNS order: the target is the alert's Resource, the actor
-    its actor entity, the address and user agent the record's own."""
+    """The table's cells for an alert, in _TABLE_COLUMNS order: the target is the alert's target account (the
+    user given a password or a key), else its Resource; the actor its actor entity; the address and user
+    agent the record's own."""
+    target = str(alert.entity("target").get("Name") or alert.resource.get("Name") or "")
     actor = alert.entity("actor")
     who = str(actor.get("Arn") or actor.get("Name") or "")
     if narrow and who.count(":") >= 5:
         who = who.split(":", 5)[5]  # "user/ci-deploy": the account is in the other formats
     record = Record(alert.raw)
     return (str(alert.row.get("TimeGenerated", "")), str(alert.row.get("Severity", "")),
-            str(alert.row.get("Outcome", "")), str(alert.resource.get("Name", "")), who, record.source_ip,
+            str(alert.row.get("Outcome", "")), target, who, record.source_ip,
             record.user_agent)
 
 

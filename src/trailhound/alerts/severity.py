@@ -10,8 +10,8 @@ from enum import Enum
 
 from ..errors import ConfigError
 
-# How far a failed call ranks below the same call had it succeeded: someone tried, nothing changed. The one
-# default, used by `make_alert` and by a context plug-in's policy (which can change it: failure_steps=N).
+# How far a failed call ranks below the same call had it succeeded: someone tried, nothing changed. The
+# default of the run's one setting (`--severity failure_steps=N`), applied once, by `failed_call`.
 FAILED_CALL_STEPS = 1
 
 
@@ -65,3 +65,10 @@ class Severity(str, Enum):
 
 
 _ORDER = tuple(Severity)
+
+
+def failed_call(severity: Severity, error_code: str, steps: int = FAILED_CALL_STEPS) -> tuple[Severity, str]:
+    """A failed call's rank and the reason for it: `steps` below what the rule (and its context) gave it.
+    The run applies it once to every alert of a failed call, after any context plug-in has ranked it."""
+    lowered = severity.lower(steps)
+    return lowered, f"the call failed ({error_code}): {'one step' if steps == 1 else f'{steps} steps'} lower"

@@ -5,25 +5,30 @@ from __future__ import annotations
 import sys
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 
 from ..alerts.textsafe import inert
 from ..errors import ConfigError
-from .common import fail
+from .common import fail, usage_or_state
+
+if TYPE_CHECKING:
+    from ..state.store import StateStore
 
 app = typer.Typer(help="List, show, acknowledge and close the alerts in a state store.", no_args_is_help=True)
 
 STATE = typer.Option(..., "--state", envvar="TRAILHOUND_STATE", help="The SQLite state file `scan --state` wrote.")
 
 
-def open_store(path: Path):
-    """The state store, which must already exist: a mistyped path must not become a new, empty store."""
+def open_store(path: Path, read_only: bool = False) -> StateStore:
+    """The state store, which must already exist: a mistyped path must not become a new, empty store.
+    `read_only` (list, show): never waits on a writer's lock, and opens a file on read-only media."""
     from ..state.store import StateStore
 
     if not path.is_file():
         raise ConfigError(f"{path}: no such state file (write one with `trailhound scan --state {path}`)")
-    return StateStore(path)
+    return StateStore(path, read_only=read_only)
 
 
 @app.command("list")
@@ -43,10 +48,10 @@ def list_cmd(state: Path = STATE,
         if fmt not in ("table", "jsonl"):
             raise ConfigError(f"--format: {fmt!r} is not one of table, jsonl")
         when = parse_when(since, "--since") if since else None
-        with open_store(state) as store:
+        with open_store(state, read_only=True) as store:
             found = list_alerts(store, status=status, since=when, rule=rule)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), usage_or_state(exc))
     if fmt == "jsonl":
         for item in found:
             sys.stdout.write(dumps({"AlertId": item.id, "Status": item.status, **item.alert.row}) + "\n")
@@ -73,12 +78,12 @@ def show(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix 
     from ..state.outbox import for_alert
 
     try:
-        with open_store(state) as store:
+        with open_store(state, read_only=True) as store:
             item = find(store, alert_id)
             history = events(store, item.id)
             deliveries = for_alert(store, item.id)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), usage_or_state(exc))
     row = item.alert.row
     lines = [f"Alert {item.id}  [{item.status}]  {inert(row.get('RuleId', ''))} {inert(row.get('RuleName', ''))}", ""]
     rule = find_rule(item.alert.rule_id)
@@ -116,7 +121,7 @@ def _change(alert_id: str, state: Path, status: str, note: str | None) -> None:
         with open_store(state) as store:
             item = set_status(store, alert_id, status, note=note)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), usage_or_state(exc))
     sys.stdout.write(f"{item.id} {status}\n")
 
 

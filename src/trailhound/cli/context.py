@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from ..alerts.textsafe import inert
 from ..errors import ConfigError
-from .common import fail
+from .common import fail, usage_or_state
+
+if TYPE_CHECKING:
+    from ..report.timeline import Timeline
 
 STATE_HELP = "SQLite state file the alert was stored in by `trailhound scan --state`."
 
@@ -51,7 +55,7 @@ def report(
     sys.stderr.write(f"trailhound: wrote {inert(str(html))} ({len(built.events)} event(s))\n")
 
 
-def _build(alert_id: str, state: Path, before: str, after: str):
+def _build(alert_id: str, state: Path, before: str, after: str) -> Timeline:
     from ..records.times import parse_duration
     from ..report.timeline import build
     from ..state.store import StateStore
@@ -60,13 +64,13 @@ def _build(alert_id: str, state: Path, before: str, after: str):
         if not state.is_file():
             raise ConfigError(f"{state}: no such state file (write one with `trailhound scan --state`)")
         window = parse_duration(before, "--before"), parse_duration(after, "--after")
-        with StateStore(state) as store:
+        with StateStore(state, read_only=True) as store:  # never waits on a writer; read-only media too
             return build(store, alert_id, *window)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), usage_or_state(exc))
 
 
-def _as_json(built) -> dict:
+def _as_json(built: Timeline) -> dict[str, Any]:
     from ..report.timeline import offset_text
 
     return {"alert": built.row, "now": {"Severity": built.now.severity, "Reasons": built.now.reasons},
@@ -74,7 +78,7 @@ def _as_json(built) -> dict:
                        for t in built.events]}
 
 
-def _print_table(built) -> None:
+def _print_table(built: Timeline) -> None:
     from rich.console import Console  # rich's tables cost start-up time: load them only when drawing one
     from rich.table import Table
     from rich.text import Text

@@ -22,7 +22,8 @@ DedupFields = Annotated[str, typer.Option(
                            "original rule).")]
 DedupWindow = Annotated[str, typer.Option(
     "--dedup-window", help="With --state: suppress an alert whose DedupEntity alerted this recently.")]
-Rule = Annotated[list[str] | None, typer.Option("--rule", help="Run only this rule (repeatable).")]
+Rule = Annotated[list[str] | None, typer.Option(
+    "--rule", help="Run only this rule (repeatable); `all`: every rule, those off by default too.")]
 RuleFiles = Annotated[list[Path] | None, typer.Option(
     "--rules", help="KQL rule file or folder (repeatable): FalconForce markdown, Sentinel analytic or hunting "
                     "YAML, .kql. A rule whose id is a built-in's replaces it for the run.")]

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 from ..engine.evaluate import InputResult
 
 
 @contextmanager
-def progress_bar(total_files: int, total_bytes: int) -> Iterator:
+def progress_bar(total_files: int, total_bytes: int) -> Iterator[Callable[[InputResult], None] | None]:
     """Yields a callback for each input's result (run.local.scan_paths); a no-op off a terminal, where the
     summary line suffices."""
     if not sys.stderr.isatty():

@@ -10,7 +10,8 @@ import typer
 
 from ..alerts.textsafe import inert
 from ..errors import ConfigError
-from .alerts import STATE, fail, open_store
+from .alerts import STATE, open_store
+from .common import fail, usage_or_state
 
 
 def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique prefix)."),
@@ -26,9 +27,10 @@ def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique pref
             note: str = typer.Option("", "--note", help="Recorded with the action on the alert.")) -> None:
     """Act on an alert. Dry run by default; --yes executes and records who, when and the result on the alert.
 
-    Exit codes: 0 done (or planned); 1 the call failed; 2 refused or bad usage.
+    Exit codes: 0 done, planned, or nothing to do (already removed); 1 the call or its check failed; 2 refused
+    (another account, no such user) or bad usage.
     """
-    from ..respond.actions import PLANS, RefusedError, caller_identity, check_account, execute
+    from ..respond.actions import PLANS, RefusedError, caller_identity, check_account, execute, inspect
     from ..state.lifecycle import add_event, find
 
     chosen = [name for name, on in (("disable-console-access", disable_console_access),
@@ -40,25 +42,34 @@ def respond(alert_id: str = typer.Argument(..., help="Alert id (or a unique pref
             item = find(store, alert_id)
             plan = PLANS[chosen[0]](item.alert)
     except (ConfigError, RefusedError) as exc:
-        fail(str(exc))
-    sys.stdout.write(f"{'will call' if yes else 'would call'}: {inert(plan.describe())}\n")
+        fail(str(exc), usage_or_state(exc))
     try:
         identity = caller_identity()
     except Exception as exc:  # noqa: BLE001 - no credentials, no network: say so in one line
         if not yes:
+            sys.stdout.write(f"would call: {inert(plan.describe())}\n")
             sys.stderr.write(f"trailhound: warning: could not check the credentials' account "
                              f"({type(exc).__name__}: {inert(exc, limit=300)}); dry run only\n")
             return
         fail(f"cannot check the credentials' account ({type(exc).__name__}: {exc})", code=1)
     try:
         check_account(plan, identity)
+        nothing_to_do = inspect(plan)  # read-only: the user and its login profile or key exist?
     except RefusedError as exc:
-        fail(f"refused: {exc}")
+        fail(f"refused: {exc}")  # before any "will call": nothing is called
+    except Exception as exc:  # noqa: BLE001 - access denied, throttled: the check failed, nothing was changed
+        fail(f"cannot check the target ({type(exc).__name__}: {exc}); nothing was changed", code=1)
+    if nothing_to_do:
+        sys.stdout.write(f"{inert(nothing_to_do)}\n")
+        return
+    sys.stdout.write(f"{'will call' if yes else 'would call'}: {inert(plan.describe())}\n")
     if not yes:
         sys.stdout.write(f"dry run: credentials are {inert(identity.arn)}; run again with --yes to execute\n")
         return
     try:
         result, ok = execute(plan), True
+    except RefusedError as exc:
+        fail(f"refused: {exc}")
     except Exception as exc:  # noqa: BLE001 - record the failure on the alert too
         result, ok = f"failed: {type(exc).__name__}: {exc}", False
     with open_store(state) as store:

@@ -24,7 +24,7 @@ from ..run.settings import (
 )
 from ..testhooks import crash_point
 from . import options as o
-from .common import EXIT_ALERTS, EXIT_BAD_INPUT, EXIT_UNDELIVERED, EXIT_USAGE, fail
+from .common import EXIT_ALERTS, EXIT_BAD_INPUT, EXIT_UNDELIVERED, fail, usage_or_state
 from .delivery import report_delivery
 from .progress import progress_bar
 
@@ -93,14 +93,17 @@ def scan(
                 sys.stderr.write(f"trailhound: {inert(result.note)}\n")
             run.emit(result.alerts, lambda alerts: write_alerts(alerts, settings.output.format, rule_of=find_rule))
     except ConfigError as exc:
-        fail(str(exc), EXIT_USAGE)
+        fail(str(exc), usage_or_state(exc))
     except Exception as exc:  # noqa: BLE001 - a bug must still end in one clear line unless --debug
         if debug:
             traceback.print_exc()
         fail(f"unexpected {type(exc).__name__}: {exc} (run with --debug for details)", EXIT_BAD_INPUT)
     report(result.summary, debug)
     crash_point("before-delivery")
-    delivered = report_delivery(run.deliver(result.alerts), settings.state) if run.sinks else True
+    try:
+        delivered = report_delivery(run.deliver(result.alerts), settings.state) if run.sinks else True
+    except ConfigError as exc:  # the state file (its outbox) cannot be written now: exit 5, naming it
+        fail(str(exc), usage_or_state(exc))
     _exit(result, fail_on_alert, delivered)
 
 
@@ -127,7 +130,7 @@ def report(summary: Summary, debug: bool = False) -> None:
         sys.stderr.write(f"trailhound: {inert(line)}\n")
     parts = [f"{summary.inputs} input(s)", f"{summary.bytes / 1e6:.1f} MB", f"{summary.records} record(s)",
              f"{summary.matches} match(es)", f"{summary.alerts} alert(s)"]
-    for label, value in (("duplicate event(s)", summary.duplicates), ("excluded by allowlist", summary.excluded),
+    for label, value in (("duplicate event(s)", summary.duplicates), (_excluded_label(summary), summary.excluded),
                          ("already alerted", summary.already_alerted),
                          ("object(s) already processed", summary.already_processed),
                          ("redelivered from an interrupted run", summary.redelivered),
@@ -141,3 +144,9 @@ def report(summary: Summary, debug: bool = False) -> None:
         if value:
             parts.append(f"{value} {label}")
     sys.stderr.write(f"trailhound: {', '.join(parts)} in {summary.seconds:.2f}s\n")
+
+
+def _excluded_label(summary: Summary) -> str:
+    """"excluded by allowlist (Terraform CI onboards staff: 3; lab: 1)": the count per reason, as promised."""
+    reasons = "; ".join(f"{reason}: {count}" for reason, count in summary.excluded_by.most_common())
+    return f"excluded by allowlist ({reasons})" if reasons else "excluded by allowlist"

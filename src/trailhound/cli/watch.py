@@ -8,7 +8,7 @@ import typer
 
 from ..errors import ConfigError
 from . import options as o
-from .common import EXIT_BAD_INPUT, fail
+from .common import EXIT_BAD_INPUT, fail, usage_or_state
 
 
 def watch(
@@ -43,7 +43,9 @@ def watch(
     """Watch for new CloudTrail objects; alerts go to stdout exactly once, logs to stderr.
 
     Exit codes: 0 stopped (SIGINT/SIGTERM) or drained; 1 with --once, some object or message could not be
-    processed (it was named, and left for the next run or the queue's redrive policy); 2 usage error.
+    processed (it was named, and left for the next run or the queue's redrive policy); 2 usage error; 5 the
+    state file cannot be used (read-only, corrupt; with --once also locked or its disk full: without --once
+    those are waited out with backoff).
     """
     from ..alerts.alert import Alert
     from ..alerts.render import write_alerts
@@ -67,7 +69,7 @@ def watch(
     try:
         output = OutputSettings.from_options(fmt, log_format)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), usage_or_state(exc))
     logs.setup(output.log_format)
     try:
         settings = Settings(
@@ -85,14 +87,17 @@ def watch(
 
             def emit(alerts: list[Alert]) -> None:
                 run.emit(alerts, lambda out: write_alerts(out, output.format, rule_of=find_rule))
-                if run.sinks:
-                    report_delivery(run.deliver(alerts), settings.state)
 
-            watcher = Watcher(run, emit=emit)
+            def deliver() -> int:  # the backlog and this batch's alerts alike: they are all in the outbox
+                report = run.deliver([])
+                report_delivery(report, settings.state)
+                return sum(p.count for p in report.still_pending if p.sink_id in {s.id for s in run.sinks})
+
+            watcher = Watcher(run, emit=emit, deliver=deliver if run.sinks else None)
             watcher.stopper.install()
             code = watcher.run()
     except ConfigError as exc:
-        fail(str(exc))
+        fail(str(exc), usage_or_state(exc))
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug
         if debug:
             traceback.print_exc()

@@ -13,10 +13,8 @@ order:
 3. the target then signed in to the console within hours: at least High; from the address the password was
    assigned from: Critical. A new user signing in from elsewhere is what onboarding looks like, so that
    alone does not raise an onboarding alert;
-4. the call failed: `failure_steps` lower. The ranking replaces the one `make_alert` gave (the rule's
-   severity, one step lower for a failed call), so it ends with the same step, from the same default
-   (alerts.severity.FAILED_CALL_STEPS): with context or without, a failed call ranks one step below the
-   same call had it succeeded, and the reasons say so.
+4. the call failed: `failure_steps` lower, applied by the run after this ranking, once for every alert with
+   context or without (alerts.severity.failed_call); the reasons say so.
 """
 
 from __future__ import annotations
@@ -31,7 +29,7 @@ from ..errors import ConfigError
 from ..records.record import Record, format_time, parse_time
 from ..records.times import parse_duration
 from .collect import principal
-from .plugin import RelatedStore
+from .plugin import RelatedEvent, RelatedStore
 
 CONTEXT_COLUMNS = ("TargetCreatedAt", "TargetCreatedBy", "ConsoleLoginsAfter", "ActorRecentActivity", "Reasons")
 STEP_NAMES = ("onboarding", "existing", "self", "login", "login_same_address")
@@ -97,7 +95,7 @@ def target_user(row: dict[str, Any]) -> str:
     return str(resource.get("Name") or "") if isinstance(resource, dict) else ""
 
 
-def assess(row: dict[str, Any], raw: dict[str, Any], related: list[dict], policy: ContextPolicy,
+def assess(row: dict[str, Any], raw: dict[str, Any], related: list[RelatedEvent], policy: ContextPolicy,
            baseline: Severity) -> Assessment:
     """Severity, reasons and context fields for one alert, from the related events about it."""
     record = Record(raw)
@@ -113,25 +111,23 @@ def assess(row: dict[str, Any], raw: dict[str, Any], related: list[dict], policy
     self_assigned = _self_step(result, record, policy)
     logins = _login_step(result, about_target, target, record.source_ip, when, policy,
                          onboarding and not self_assigned)
-    if not record.succeeded:
-        result.step(result.severity.lower(policy.failure_steps),
-                    f"the call failed ({record.error_code}): {_steps(policy.failure_steps)} lower")
     result.fields["ConsoleLoginsAfter"] = logins
     result.fields["ActorRecentActivity"] = _activity(related, actor, record, when, policy)
     return result
 
 
-def _creation_step(result: Assessment, about_target: list[dict], target: str, actor: str, when: datetime,
+def _creation_step(result: Assessment, about_target: list[RelatedEvent], target: str, actor: str, when: datetime,
                    policy: ContextPolicy) -> bool:
-    created = [e for e in about_target if e["Name"] == "CreateUser" and e["Target"] == target
-               and e["Outcome"] == "success" and _at(e) is not None and _at(e) <= when]
-    creation = max(created, key=_at, default=None)
-    result.fields["TargetCreatedAt"] = creation["Time"] if creation else None
-    result.fields["TargetCreatedBy"] = (creation["ActorArn"] or creation["Actor"]) if creation else None
-    if creation is None:
+    created = [(at, e) for e in about_target if e["Name"] == "CreateUser" and e["Target"] == target
+               and e["Outcome"] == "success" and (at := _at(e)) is not None and at <= when]
+    latest = max(created, key=_first, default=None)
+    result.fields["TargetCreatedAt"] = latest[1]["Time"] if latest else None
+    result.fields["TargetCreatedBy"] = (latest[1]["ActorArn"] or latest[1]["Actor"]) if latest else None
+    if latest is None:
         result.step(policy.existing, f"existing user: no creation of {target} seen in this scan or the state store")
         return False
-    ago = when - _at(creation)
+    created_at, creation = latest
+    ago = when - created_at
     by_same = creation["Actor"] == actor
     if by_same and ago <= policy.onboarding_window:
         result.step(policy.onboarding, f"onboarding: {target} was created {_span(ago)} before by the same "
@@ -156,16 +152,16 @@ def _self_step(result: Assessment, record: Record, policy: ContextPolicy) -> boo
     return True
 
 
-def _login_step(result: Assessment, about_target: list[dict], target: str, address: str, when: datetime,
-                policy: ContextPolicy, onboarding: bool) -> list[dict]:
+def _login_step(result: Assessment, about_target: list[RelatedEvent], target: str, address: str, when: datetime,
+                policy: ContextPolicy, onboarding: bool) -> list[dict[str, str]]:
     end = when + policy.login_window
-    logins = sorted((e for e in about_target if e["Name"] == "ConsoleLogin" and e["Subject"] == target
-                     and _at(e) is not None and when <= _at(e) <= end), key=_at)
-    succeeded = [e for e in logins if e["Outcome"] == "success"]
+    logins = sorted(((at, e) for e in about_target if e["Name"] == "ConsoleLogin" and e["Subject"] == target
+                     and (at := _at(e)) is not None and when <= at <= end), key=_first)
+    succeeded = [(at, e) for at, e in logins if e["Outcome"] == "success"]
     if succeeded:
-        same = [e for e in succeeded if address and e["SourceIpAddress"] == address]
-        first = (same or succeeded)[0]
-        later = f"{target} signed in to the console {_span(_at(first) - when)} later"
+        same = [(at, e) for at, e in succeeded if address and e["SourceIpAddress"] == address]
+        first_at, first = (same or succeeded)[0]
+        later = f"{target} signed in to the console {_span(first_at - when)} later"
         if same:
             result.step(policy.login_same_address, f"{later} from the same address ({address})", at_least=True)
         elif onboarding:
@@ -173,25 +169,29 @@ def _login_step(result: Assessment, about_target: list[dict], target: str, addre
                                   "as a new user does: unchanged")
         else:
             result.step(policy.login, f"{later} from another address ({first['SourceIpAddress']})", at_least=True)
-    return [{"Time": e["Time"], "SourceIpAddress": e["SourceIpAddress"], "Outcome": e["Outcome"]} for e in logins]
+    return [{"Time": e["Time"], "SourceIpAddress": e["SourceIpAddress"], "Outcome": e["Outcome"]}
+            for _, e in logins]
 
 
-def _activity(related: list[dict], actor: str, record: Record, when: datetime, policy: ContextPolicy) -> list[dict]:
+def _activity(related: list[RelatedEvent], actor: str, record: Record, when: datetime,
+              policy: ContextPolicy) -> list[dict[str, str]]:
     own = event_key(record)
     start, end = when - policy.activity_window, when + policy.activity_window
-    calls = sorted((e for e in related if e["Actor"] == actor and e["Key"] != own
-                    and _at(e) is not None and start <= _at(e) <= end), key=lambda e: (_at(e), e["Key"]))
+    calls = sorted(((at, e) for e in related if e["Actor"] == actor and e["Key"] != own
+                    and (at := _at(e)) is not None and start <= at <= end), key=lambda p: (p[0], p[1]["Key"]))
     return [{"Time": e["Time"], "Event": f"{e['Source'].split('.', 1)[0]}:{e['Name']}", "Outcome": e["Outcome"],
              "SourceIpAddress": e["SourceIpAddress"], **({"Target": e["Target"]} if e["Target"] else {})}
-            for e in calls[:_ACTIVITY_LIMIT]]
+            for _, e in calls[:_ACTIVITY_LIMIT]]
 
 
-def _steps(count: int) -> str:
-    return "one step" if count == 1 else f"{count} steps"
 
-
-def _at(event: dict) -> datetime | None:
+def _at(event: RelatedEvent) -> datetime | None:
     return parse_time(event["Time"])
+
+
+def _first(dated: tuple[datetime, RelatedEvent]) -> datetime:
+    """The sort key of an (event time, event) pair: its time alone, so equal times keep their order."""
+    return dated[0]
 
 
 def _span(delta: timedelta) -> str:
@@ -205,7 +205,8 @@ def _span(delta: timedelta) -> str:
     return f"{seconds / 86400:.1f} days".replace(".0 days", " days")
 
 
-def related_for(store: RelatedStore, row: dict, raw: dict, policy: ContextPolicy) -> list[dict]:
+def related_for(store: RelatedStore, row: dict[str, Any], raw: dict[str, Any],
+                policy: ContextPolicy) -> list[RelatedEvent]:
     """What the store holds about an alert's target and actor, within the windows the steps look at."""
     about = _about(row, raw)
     if about is None:
@@ -216,7 +217,8 @@ def related_for(store: RelatedStore, row: dict, raw: dict, policy: ContextPolicy
     return store.related_about(account, user, actor, format_time(when - before), format_time(when + after))
 
 
-def context_for(store: RelatedStore, row: dict, raw: dict, policy: ContextPolicy) -> list[dict]:
+def context_for(store: RelatedStore, row: dict[str, Any], raw: dict[str, Any],
+                policy: ContextPolicy) -> list[RelatedEvent]:
     """What `assess` reads, and no more: see `StateStore.context_about` (the timeline wants everything)."""
     about = _about(row, raw)
     if about is None:
@@ -227,7 +229,7 @@ def context_for(store: RelatedStore, row: dict, raw: dict, policy: ContextPolicy
         (format_time(when - policy.activity_window), format_time(when + policy.activity_window)), _ACTIVITY_LIMIT)
 
 
-def _about(row: dict, raw: dict) -> tuple[str, str, str, datetime] | None:
+def _about(row: dict[str, Any], raw: dict[str, Any]) -> tuple[str, str, str, datetime] | None:
     """(account, target user, actor, time) of an alert, or None when its time cannot be read."""
     record = Record(raw)
     when = parse_time(row.get("TimeGenerated")) or record.time

@@ -8,10 +8,9 @@ all the context needs and a small share of any trail, so the prefilter can keep 
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..alerts.alert import event_key
 from ..records.record import Record, as_text
+from .plugin import RelatedEvent
 
 # The identity-plane calls the context reads: the two the severity steps need (CreateUser, ConsoleLogin),
 # the target's deletion (DeleteUser), the key that often follows a stolen key's password (CreateAccessKey)
@@ -71,28 +70,25 @@ def _cap(text: str) -> str:
     return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "…"
 
 
-def summarize(record: Record) -> dict[str, Any]:
+def summarize(record: Record) -> RelatedEvent:
     """One related event as a small, picklable dict: what a timeline row and the severity steps need."""
     target = record.request.get("userName")
-    summary = {
-        "Key": event_key(record),
-        "Time": record.time_text,
-        "Source": record.event_source.lower(),
-        "Name": record.event_name,
+    return {
+        "Key": _cap(event_key(record)),
+        "Time": _cap(record.time_text),
+        "Source": _cap(record.event_source.lower()),
+        "Name": _cap(record.event_name),
         "Outcome": outcome(record),
-        "ErrorCode": record.error_code,
-        "AccountId": record.recipient_account or record.actor_account,
-        "Actor": principal(record),
-        "ActorArn": record.identity_text("arn"),
-        "ActorType": record.identity_text("type"),
-        "Subject": subject(record),
-        "Target": "" if target in (None, "") else as_text(target),
-        "SourceIpAddress": record.source_ip,
-        "UserAgent": record.user_agent,
+        "ErrorCode": _cap(record.error_code),
+        "AccountId": _cap(record.recipient_account or record.actor_account),
+        "Actor": _cap(principal(record)),
+        "ActorArn": _cap(record.identity_text("arn")),
+        "ActorType": _cap(record.identity_text("type")),
+        "Subject": _cap(subject(record)),
+        "Target": "" if target in (None, "") else _cap(as_text(target)),
+        "SourceIpAddress": _cap(record.source_ip),
+        "UserAgent": _cap(record.user_agent),
     }
-    if max(map(len, summary.values())) <= _MAX_TEXT:  # the usual case: nothing to cut
-        return summary
-    return {k: _cap(v) for k, v in summary.items()}
 
 
 class RelatedEvents:
@@ -104,7 +100,7 @@ class RelatedEvents:
     needles = sorted({source.encode() for source, _ in _KEPT})
     also_needles = [sorted({name.encode() for _, name in _KEPT})]
 
-    def keep(self, record: Record) -> dict | None:
+    def keep(self, record: Record) -> RelatedEvent | None:
         # The name first, cheaply: most records the needles let by are other IAM calls.
         name = record.raw.get("eventName")
         name = name.lower() if isinstance(name, str) else ""

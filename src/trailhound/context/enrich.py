@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..alerts.alert import Alert
 from ..alerts.severity import Severity
-from .plugin import Collector, ContextPlugin, RelatedStore
+from .plugin import Collector, ContextPlugin, RelatedEvent, RelatedStore
 
 
 class ContextEnricher:
@@ -26,8 +26,8 @@ class ContextEnricher:
         self.plugins = dict(plugins)
         self._open_scratch = scratch
         self._scratch: RelatedStore | None = None
-        self._scratch_dir: tempfile.TemporaryDirectory | None = None
-        self._pending: list[dict] = []
+        self._scratch_dir: tempfile.TemporaryDirectory[str] | None = None
+        self._pending: list[RelatedEvent] = []
 
     @property
     def collectors(self) -> tuple[Collector, ...]:
@@ -35,7 +35,7 @@ class ContextEnricher:
         unique = {id(p.collector): p.collector for p, _ in self.plugins.values()}
         return tuple(unique.values())
 
-    def remember(self, related: list[dict], state: RelatedStore | None) -> None:
+    def remember(self, related: list[RelatedEvent], state: RelatedStore | None) -> None:
         self._pending.extend(related)
         if len(self._pending) >= self.BATCH:  # one transaction per batch, not per input
             self._flush(state)
@@ -72,5 +72,6 @@ class ContextEnricher:
     def _drop_scratch(self) -> None:
         if self._scratch is not None:
             self._scratch.close()
-            self._scratch_dir.cleanup()  # type: ignore[union-attr]
+            if self._scratch_dir is not None:  # made with the scratch store, in _store
+                self._scratch_dir.cleanup()
             self._scratch = self._scratch_dir = None

@@ -8,11 +8,31 @@ it needs, so a run whose rules declare none collects nothing. Plug-ins read what
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, TypedDict
 
 from ..alerts.alert import Alert
 from ..alerts.severity import Severity
 from ..records.record import Record
+
+
+class RelatedEvent(TypedDict):
+    """One related event as a collector keeps it (`collect.summarize`): small, picklable, JSON in the state
+    store, which indexes Key, Time, AccountId, Actor, Subject and Target. Every value is text from the log."""
+
+    Key: str
+    Time: str
+    Source: str
+    Name: str
+    Outcome: str
+    ErrorCode: str
+    AccountId: str
+    Actor: str
+    ActorArn: str
+    ActorType: str
+    Subject: str
+    Target: str
+    SourceIpAddress: str
+    UserAgent: str
 
 
 class Collector(Protocol):
@@ -25,20 +45,20 @@ class Collector(Protocol):
     needles: list[bytes]
     also_needles: list[list[bytes]]  # more lists every kept record holds a member of
 
-    def keep(self, record: Record) -> dict | None: ...
+    def keep(self, record: Record) -> RelatedEvent | None: ...
 
 
 class RelatedStore(Protocol):
     """Where related events are kept and asked about; `state.StateStore` is one (context sits below state)."""
 
-    def save_related(self, events: list[dict], keep_s: float | None = None) -> None: ...
+    def save_related(self, events: list[RelatedEvent], keep_s: float | None = None) -> None: ...
 
     def prune_related(self, keep_s: float) -> None: ...
 
-    def related_about(self, account: str, user: str, actor: str, start: str, end: str) -> list[dict]: ...
+    def related_about(self, account: str, user: str, actor: str, start: str, end: str) -> list[RelatedEvent]: ...
 
     def context_about(self, account: str, user: str, actor: str, when: str, logins_until: str,
-                      activity: tuple[str, str], activity_limit: int) -> list[dict]: ...
+                      activity: tuple[str, str], activity_limit: int) -> list[RelatedEvent]: ...
 
     def close(self) -> None: ...
 

@@ -8,9 +8,12 @@
     UserIdentityArn = "arn:aws:sts::*:assumed-role/terraform-ci/*"
     AWSRegion = ["eu-west-1", "eu-central-1"]   # a list: any of these
 
-Conditions name alert columns and hold shell-style globs (case-sensitive), all of which must match. A
-condition may name any column of the rule it applies to (its own columns and the generic ones); an entry
-without `rule` may name a column any of the run's rules has. Anything else is an error naming the rule.
+Conditions name alert columns and hold shell-style globs (case-sensitive, per segment: `*` never crosses
+`/` or `:`, see globs.py), all of which must match. A condition may name any column of the rule it applies
+to (its own columns and the generic ones); an entry without `rule` may name a column any of the run's rules
+has. Anything else is an error naming the rule, as are a bad glob and a `rule` that names no rule. A
+condition of only `*` would silence every alert of its column: refused unless the entry says
+`match_everything = true` (then it must be the entry's intent, and its reason says why).
 """
 
 from __future__ import annotations
@@ -18,7 +21,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
-from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ..errors import ConfigError
 from ..tomlfile import read_toml
+from .globs import GlobError, compile_glob, glob_match, matches_everything
 from .rules import ALL_RULES, UnknownRule, columns_of, get_rule
 
 if TYPE_CHECKING:
@@ -41,6 +44,7 @@ class Exclusion(BaseModel):
     reason: str = Field(min_length=1)
     owner: str | None = None
     expires: date | None = None
+    match_everything: bool = False
 
     @field_validator("reason")
     @classmethod
@@ -69,7 +73,7 @@ class Exclusion(BaseModel):
 def _column_matches(value: Any, globs: tuple[str, ...]) -> bool:
     values = value if isinstance(value, list) else [value]
     texts = ["" if v is None else str(v) for v in values]
-    return any(fnmatchcase(text, glob) for text in texts for glob in globs)
+    return any(glob_match(text, glob) for text in texts for glob in globs)
 
 
 @dataclass
@@ -123,8 +127,9 @@ def _columns_for(raw: dict[str, Any], rules: Sequence[Rule], where: str) -> tupl
         try:
             rule = get_rule(named)
             return f"rule {rule.id}", matchable(rule)
-        except UnknownRule:  # a rule this build lacks: the entry never applies; its columns are any rule's
-            rules = [cls() for cls in ALL_RULES]
+        except UnknownRule:  # a typo (0xFF-237) would leave the entry silently never applying
+            known = ", ".join(cls.id for cls in ALL_RULES)
+            raise ConfigError(f"{where}: rule {named!r} matches no rule (known: {known})") from None
     allowed = tuple(dict.fromkeys(c for rule in rules for c in matchable(rule)))
     return f"rule(s) {', '.join(r.id for r in rules)}", allowed
 
@@ -133,7 +138,7 @@ def _entry(raw: Any, where: str, rules: Sequence[Rule]) -> Exclusion:
     if not isinstance(raw, dict):
         raise ConfigError(f"{where}: must be a table")
     applies_to, allowed = _columns_for(raw, rules, where)
-    fixed = {"rule", "reason", "owner", "expires"}
+    fixed = {"rule", "reason", "owner", "expires", "match_everything"}
     conditions: dict[str, tuple[str, ...]] = {}
     for key, value in raw.items():
         if key in fixed:
@@ -144,12 +149,22 @@ def _entry(raw: Any, where: str, rules: Sequence[Rule]) -> Exclusion:
         globs = value if isinstance(value, list) else [value]
         if not globs or not all(isinstance(g, str) for g in globs):
             raise ConfigError(f"{where}: {key} must be a glob string or a list of them")
+        for glob in globs:
+            try:
+                compile_glob(glob)
+            except GlobError as exc:
+                raise ConfigError(f"{where}: {key}: {exc}") from None
+            if matches_everything(glob) and raw.get("match_everything") is not True:
+                raise ConfigError(f"{where}: {key}: {glob!r} matches every value and would silence every alert "
+                                  "of the rule; narrow it, or say `match_everything = true` in the entry if that "
+                                  "is meant")
         conditions[key] = tuple(globs)
     if not conditions:
         raise ConfigError(f"{where}: has no conditions; an entry must name at least one alert column to match, "
                           "or it would silence the whole rule")
     try:
-        return Exclusion(**{k: v for k, v in raw.items() if k in fixed}, **conditions)
+        # model_validate: what Exclusion(**fields) does, on a mapping mypy can check (conditions are extras)
+        return Exclusion.model_validate({**{k: v for k, v in raw.items() if k in fixed}, **conditions})
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"]) or "entry"

@@ -11,13 +11,16 @@ import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from ..alerts.alert import DEFAULT_DEDUP_FIELDS, Alert
 from ..records.prefilter import Matcher, make_matcher
 from ..records.read import sift
 from ..records.record import Record
 from .rules.base import Rule, make_alert
+
+if TYPE_CHECKING:
+    from ..context.plugin import RelatedEvent
 
 
 class Input(Protocol):
@@ -37,7 +40,7 @@ class Collector(Protocol):
     needles: list[bytes]
     also_needles: list[list[bytes]]  # optional: more lists every kept record holds a member of
 
-    def keep(self, record: Record) -> dict | None: ...
+    def keep(self, record: Record) -> RelatedEvent | None: ...
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,7 @@ class InputResult:
     out_of_range: int = 0
     undated: int = 0
     alerts: list[Alert] = field(default_factory=list)
-    related: list[dict] = field(default_factory=list)
+    related: list[RelatedEvent] = field(default_factory=list)
     problem: str | None = None
     prefiltered: bool = False  # no needle anywhere: skipped unparsed
     unparsed: int = 0  # records counted but not parsed: they hold no needle
@@ -70,7 +73,7 @@ class InputResult:
     kept: dict[str, list[dict]] = field(default_factory=dict)  # run-wide rules' rows, by rule id
 
 
-def evaluate(records: Iterable[dict], rules: list[Rule], options: ScanOptions, result: InputResult) -> None:
+def evaluate(records: Iterable[dict[str, Any]], rules: list[Rule], options: ScanOptions, result: InputResult) -> None:
     """Run every rule over records, adding alerts and counts to `result`."""
     since, until = options.since, options.until
     for raw in records:
@@ -103,7 +106,8 @@ def evaluate(records: Iterable[dict], rules: list[Rule], options: ScanOptions, r
                 result.related.append(kept)
 
 
-_MATCHERS: dict[tuple, Matcher] = {}
+_NeedleLists = tuple[tuple[bytes, ...], ...]  # a consumer's needle lists, lower-cased
+_MATCHERS: dict[tuple[tuple[bytes, ...], tuple[_NeedleLists, ...], str], Matcher] = {}
 
 
 def matcher_for(rules: list[Rule], options: ScanOptions) -> Matcher | None:
@@ -116,7 +120,7 @@ def matcher_for(rules: list[Rule], options: ScanOptions) -> Matcher | None:
     held against all of their lists before they are parsed (Matcher.keeps)."""
     if not options.prefilter:
         return None
-    consumers = [*options.collectors, *rules]
+    consumers: list[Rule | Collector] = [*options.collectors, *rules]
     if not consumers or any(not getattr(c, "needles", None) for c in consumers):
         return None
     lists = [_needle_lists(c) for c in consumers]
@@ -129,7 +133,7 @@ def matcher_for(rules: list[Rule], options: ScanOptions) -> Matcher | None:
     return _MATCHERS[key]
 
 
-def _needle_lists(consumer) -> tuple[tuple[bytes, ...], ...]:
+def _needle_lists(consumer: Rule | Collector) -> _NeedleLists:
     """A rule's or collector's `needles`, then its `also_needles`, lower-cased and without empty lists."""
     declared = (consumer.needles, *getattr(consumer, "also_needles", ()))
     return tuple(tuple(bytes(n).lower() for n in needles) for needles in declared if needles)

@@ -62,7 +62,7 @@ def _loads(text: str | bytes) -> Any:
 class Document:
     """What one input held: its records (native-shaped dicts) and what could not be read."""
 
-    records: list[dict] = field(default_factory=list)
+    records: list[dict[str, Any]] = field(default_factory=list)
     skipped: int = 0  # digest files, Insights events, CloudWatch control messages: expected, not errors
     unreadable: int = 0  # items or lines that were not CloudTrail records or could not be parsed
     unparsed: int = 0  # records the prefilter showed hold no needle: counted, never parsed
@@ -303,7 +303,7 @@ def collect_item(item: Any, doc: Document, in_records: bool = False) -> None:
         return
     if not isinstance(item, dict):
         if isinstance(item, list) and item and all(isinstance(c, dict) and len(c) == 1 for c in item):
-            merged: dict = {}  # a CloudTrail Lake result row: a list of one-key objects
+            merged: dict[str, Any] = {}  # a CloudTrail Lake result row: a list of one-key objects
             for cell in item:
                 merged.update(cell)
             collect_item(merged, doc)
@@ -321,7 +321,7 @@ def collect_item(item: Any, doc: Document, in_records: bool = False) -> None:
 
 # Each unwrapper returns True when it recognised (and handled) the object.
 
-def _unwrap_records(obj: dict, doc: Document) -> bool:
+def _unwrap_records(obj: dict[str, Any], doc: Document) -> bool:
     records = obj.get("Records")
     if isinstance(records, list):
         for item in records:
@@ -330,14 +330,14 @@ def _unwrap_records(obj: dict, doc: Document) -> bool:
     return False
 
 
-def _unwrap_digest(obj: dict, doc: Document) -> bool:
+def _unwrap_digest(obj: dict[str, Any], doc: Document) -> bool:
     if "digestStartTime" in obj or "digestS3Object" in obj:
         doc.skipped += 1
         return True
     return False
 
 
-def _unwrap_eventbridge(obj: dict, doc: Document) -> bool:
+def _unwrap_eventbridge(obj: dict[str, Any], doc: Document) -> bool:
     if "detail-type" not in obj or "detail" not in obj:
         return False
     detail = obj["detail"]
@@ -348,7 +348,7 @@ def _unwrap_eventbridge(obj: dict, doc: Document) -> bool:
     return True
 
 
-def _unwrap_cloudwatch(obj: dict, doc: Document) -> bool:
+def _unwrap_cloudwatch(obj: dict[str, Any], doc: Document) -> bool:
     if "logEvents" not in obj or "messageType" not in obj:
         return False
     if obj.get("messageType") != "DATA_MESSAGE" or not isinstance(obj["logEvents"], list):
@@ -359,7 +359,7 @@ def _unwrap_cloudwatch(obj: dict, doc: Document) -> bool:
     return True
 
 
-def _unwrap_message(obj: dict, doc: Document) -> bool:
+def _unwrap_message(obj: dict[str, Any], doc: Document) -> bool:
     """Log shippers (CloudWatch Logs, Firehose) carry the record as a JSON string in `message`."""
     message = obj.get("message")
     if not isinstance(message, str) or not message.lstrip().startswith("{") or "eventName" in obj:
@@ -378,7 +378,7 @@ def _collect_json_text(text: str, doc: Document) -> None:
         collect_item(value, doc)
 
 
-def _unwrap_lookup_events(obj: dict, doc: Document) -> bool:
+def _unwrap_lookup_events(obj: dict[str, Any], doc: Document) -> bool:
     """`aws cloudtrail lookup-events` output, or one of its events: the record is a JSON string."""
     if isinstance(obj.get("Events"), list) and "Records" not in obj:
         for event in obj["Events"]:
@@ -391,7 +391,7 @@ def _unwrap_lookup_events(obj: dict, doc: Document) -> bool:
     return False
 
 
-def _unwrap_lake(obj: dict, doc: Document) -> bool:
+def _unwrap_lake(obj: dict[str, Any], doc: Document) -> bool:
     rows = obj.get("QueryResultRows")
     if isinstance(rows, list):
         for row in rows:
@@ -400,7 +400,7 @@ def _unwrap_lake(obj: dict, doc: Document) -> bool:
     return False
 
 
-def _unwrap_log_analytics(obj: dict, doc: Document) -> bool:
+def _unwrap_log_analytics(obj: dict[str, Any], doc: Document) -> bool:
     """The Log Analytics query API's answer: tables of columns and rows, Sentinel's `AWSCloudTrail` inside."""
     tables = obj.get("tables")
     if not isinstance(tables, list):
@@ -423,21 +423,21 @@ def _unwrap_log_analytics(obj: dict, doc: Document) -> bool:
     return True
 
 
-def _unwrap_sentinel(obj: dict, doc: Document) -> bool:
+def _unwrap_sentinel(obj: dict[str, Any], doc: Document) -> bool:
     if is_sentinel_row(obj):
         _accept(from_sentinel_row(obj), doc)
         return True
     return False
 
 
-def _unwrap_native(obj: dict, doc: Document) -> bool:
+def _unwrap_native(obj: dict[str, Any], doc: Document) -> bool:
     if any(key in obj for key in _RECORD_KEYS):
         _accept(obj, doc)
         return True
     return False
 
 
-def _accept(record: dict, doc: Document) -> None:
+def _accept(record: dict[str, Any], doc: Document) -> None:
     if record.get("eventCategory") == "Insight" or "insightDetails" in record:
         doc.skipped += 1
         return
@@ -456,7 +456,7 @@ _DELIVERY = msgspec.json.Decoder(_Delivery)
 WHOLE_PARSE_LIMIT = 16 << 20  # past this, Python objects for every record would cost ~10x the bytes
 
 
-def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
+def parse_selected(data: bytes | bytearray | memoryview, wanted: Callable[[Any], bool],
                    ends: Callable[[Any], list[int]] | None = None,
                    keeps: Callable[[Any], bool] | None = None) -> Document | None:
     """Like `parse`, but a delivery file's records are parsed only when they hold a needle.
@@ -469,7 +469,7 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
     through `parse` whole, which reads every shape and salvages; None when such a document is too big to
     parse whole (past WHOLE_PARSE_LIMIT): the caller splits it into records instead.
     """
-    if data.startswith(BOM):
+    if data[:len(BOM)] == BOM:  # memoryview has no startswith
         data = memoryview(data)[len(BOM):]
     try:
         raws = _DELIVERY.decode(data).Records
@@ -499,7 +499,8 @@ def parse_selected(data: bytes | bytearray, wanted: Callable[[Any], bool],
 _CLOSING = re.compile(rb"\s*\]\s*\}\s*")
 
 
-def _hit_records(data: bytes | memoryview, raws: list, ends: Callable[[Any], list[int]]) -> set[int] | None:
+def _hit_records(data: bytes | bytearray | memoryview, raws: list[msgspec.Raw],
+                 ends: Callable[[Any], list[int]]) -> set[int] | None:
     """Indexes of the records holding a match, from one search of the whole file; None when the records'
     offsets cannot be proven (then each record is searched on its own).
 

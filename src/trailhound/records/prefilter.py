@@ -161,7 +161,7 @@ def _holds_any(data: bytes | memoryview, byteset: bytes) -> bool:
     else a backslash search and isascii(), which rule out every hiding pattern's first byte (~0.085 s)."""
     view = data if isinstance(data, bytes) else bytes(data)  # stringzilla refuses some buffers (msgspec.Raw)
     if _find_first_of is not None:
-        return _find_first_of(view, byteset) >= 0
+        return bool(_find_first_of(view, byteset) >= 0)  # stringzilla ships no stubs: its result is Any
     return b"\\" in view or not view.isascii()
 
 
@@ -189,7 +189,7 @@ class _Compiled:
         def note(_id: int, _start: int, end: int, _flags: int, _context: object) -> None:
             found.append(end)
 
-        self._every.scan(data, match_event_handler=note, scratch=self._every_scratch)
+        self._every.scan(data, match_event_handler=note, scratch=self._every_scratch)  # type: ignore[type-var]  # the stub says AnyStr; the C scan takes any buffer
         found.sort()
         return found
 
@@ -197,21 +197,22 @@ class _Compiled:
         """Which patterns occur in data (their indexes)."""
         found: set[int] = set()
 
-        def note(pattern: int, *_args) -> None:
+        def note(pattern: int, *_args: object) -> None:
             found.add(pattern)
 
-        self._first.scan(data, match_event_handler=note, scratch=self._first_scratch)
+        self._first.scan(data, match_event_handler=note, scratch=self._first_scratch)  # type: ignore[type-var]  # the stub says AnyStr; the C scan takes any buffer
         return found
 
     def hit(self, data: bytes | memoryview) -> bool:
-        found = []
+        found: list[bool] = []
 
-        def stop(*_args) -> bool:  # the first match answers the question: stop scanning
+        def stop(*_args: object) -> bool:  # the first match answers the question: stop scanning
             found.append(True)
             return True
 
         try:
-            self._first.scan(data, match_event_handler=stop, scratch=self._first_scratch)
+            self._first.scan(data, match_event_handler=stop,  # type: ignore[type-var]  # as above
+                             scratch=self._first_scratch)
         except Exception as exc:  # hyperscan reports "scan terminated" as an error
             if not found:
                 raise RuntimeError(f"hyperscan failed: {exc}") from exc

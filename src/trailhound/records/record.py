@@ -64,12 +64,12 @@ _SENTINEL_JSON_COLUMNS = {"requestParameters", "responseElements", "additionalEv
                           "serviceEventDetails"}
 
 
-def is_sentinel_row(obj: dict) -> bool:
+def is_sentinel_row(obj: dict[str, Any]) -> bool:
     return "EventName" in obj and "eventName" not in obj and (
         "AwsEventId" in obj or "EventSource" in obj or "TimeGenerated" in obj)
 
 
-def from_sentinel_row(row: dict) -> dict:
+def from_sentinel_row(row: dict[str, Any]) -> dict[str, Any]:
     """Rebuild a native CloudTrail record from an `AWSCloudTrail` row.
 
     Sentinel writes an empty string where CloudTrail had no value (an empty ErrorCode is a success), and the
@@ -111,7 +111,7 @@ def _maybe_json(value: str) -> Any:
         return value
 
 
-def _as_dict(value: Any) -> dict:
+def _as_dict(value: Any) -> dict[str, Any]:
     """A nested object as a dict: parsed if it is a JSON string of one, empty if it is anything else."""
     if isinstance(value, dict):
         return value
@@ -187,11 +187,11 @@ class Record:
 
     __slots__ = ("raw", "origin", "_time", "_identity")
 
-    def __init__(self, raw: dict, origin: str = "") -> None:
+    def __init__(self, raw: dict[str, Any], origin: str = "") -> None:
         self.raw = raw
         self.origin = origin
         self._time: datetime | None | bool = False  # False: not parsed yet
-        self._identity: dict | None = None  # read a dozen times per related event: looked up once
+        self._identity: dict[str, Any] | None = None  # read a dozen times per related event: looked up once
 
     def text(self, key: str) -> str:
         return as_text(self.raw.get(key))
@@ -237,15 +237,15 @@ class Record:
         return self.text("recipientAccountId")
 
     @property
-    def request(self) -> dict:
+    def request(self) -> dict[str, Any]:
         return _as_dict(self.raw.get("requestParameters"))
 
     @property
-    def response(self) -> dict:
+    def response(self) -> dict[str, Any]:
         return _as_dict(self.raw.get("responseElements"))
 
     @property
-    def identity(self) -> dict:
+    def identity(self) -> dict[str, Any]:
         if self._identity is None:
             self._identity = _as_dict(self.raw.get("userIdentity"))
         return self._identity
@@ -254,7 +254,7 @@ class Record:
         return as_text(self.identity.get(key))
 
     @property
-    def session_issuer(self) -> dict:
+    def session_issuer(self) -> dict[str, Any]:
         return _as_dict(_as_dict(self.identity.get("sessionContext")).get("sessionIssuer"))
 
     @property
@@ -265,7 +265,7 @@ class Record:
     def time(self) -> datetime | None:
         if self._time is False:
             self._time = parse_time(self.raw.get("eventTime"))
-        return self._time  # type: ignore[return-value]
+        return self._time  # type: ignore[return-value]  # parsed above: False (not yet) is gone
 
     @property
     def time_text(self) -> str:

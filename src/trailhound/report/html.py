@@ -67,7 +67,7 @@ def _rule(rule_id: str) -> dict[str, Any]:
     return rule.describe() if rule else {"id": rule_id, "name": "", "response_actions": []}
 
 
-def _header(row: dict, rule: dict) -> str:
+def _header(row: dict[str, Any], rule: dict[str, Any]) -> str:
     severity = str(row.get("Severity", ""))
     colour = _SEVERITY_COLOURS.get(severity, "#566573")
     return (f'<h1 id="title">{_e(row.get("RuleId", ""))} {_e(rule.get("name") or row.get("RuleName", ""))}</h1>'
@@ -91,7 +91,7 @@ def _reasons(timeline: Timeline) -> str:
 _FACTS = ("Outcome", "RecipientAccountId", "EventID", "Techniques", "Tactics", *CONTEXT_COLUMNS[:-1])
 
 
-def _facts(row: dict, rule: dict) -> str:
+def _facts(row: dict[str, Any], rule: dict[str, Any]) -> str:
     names = ("TimeGenerated", *rule.get("columns", ()), *_FACTS)
     cells = "".join(f'<tr><th>{_e(name)}</th><td id="fact-{_e(name)}">{_value(row.get(name))}</td></tr>'
                     for name in names)
@@ -178,7 +178,7 @@ def _event_table(events: list[TimelineEvent]) -> str:
     return f'<table class="events" id="events"><tr>{head}</tr>{"".join(rows)}</table>'
 
 
-def _response(rule: dict) -> str:
+def _response(rule: dict[str, Any]) -> str:
     items = "".join(f"<li>{_e(a)}</li>" for a in rule.get("response_actions") or [])
     return f'<h2>Suggested response actions</h2><ol id="response-actions">{items}</ol>'
 

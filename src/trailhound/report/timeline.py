@@ -11,9 +11,10 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from ..alerts.severity import Severity
+from ..alerts.severity import Severity, failed_call
 from ..context.assess import Assessment, ContextPolicy, assess, related_for, target_user
 from ..context.collect import principal, summarize
+from ..context.plugin import RelatedEvent
 from ..engine.rules import find_rule
 from ..errors import ConfigError
 from ..records.record import Record, parse_time
@@ -22,7 +23,7 @@ from ..state.store import StateStore
 
 @dataclass
 class TimelineEvent:
-    event: dict[str, Any]  # a related-event summary (related.summarize)
+    event: RelatedEvent  # a related-event summary (collect.summarize)
     at: datetime
     offset: timedelta  # from the alert's event
     lane: str  # "actor", "target" or "both"
@@ -62,6 +63,8 @@ def build(store: StateStore, alert_id: str, before: timedelta = timedelta(hours=
     if all(e["Key"] != own["Key"] for e in related):
         related.append(own)  # a store written before related events were kept still shows the alert itself
     now = assess(row, raw, related, policy, baseline_severity(row))
+    if not record.succeeded:  # as the run ranks it: after the context, once (alerts.severity.failed_call)
+        now.step(*failed_call(now.severity, record.error_code, policy.failure_steps))
     start, end = when - before, when + after
     events = [_placed(e, row, record, when, own["Key"]) for e in related]
     created_at = now.fields.get("TargetCreatedAt")
@@ -71,13 +74,13 @@ def build(store: StateStore, alert_id: str, before: timedelta = timedelta(hours=
     return Timeline(row, raw, shown, now, start, end)
 
 
-def baseline_severity(row: dict) -> Severity:
+def baseline_severity(row: dict[str, Any]) -> Severity:
     """Where ranking starts: the alert's rule's severity, or the stored one for a rule this build lacks."""
     rule = find_rule(str(row.get("RuleId", "")))
     return rule.severity if rule else Severity.parse(row.get("Severity") or "Medium", "stored alert: Severity")
 
 
-def _placed(event: dict, row: dict, record: Record, when: datetime, own_key: str) -> TimelineEvent:
+def _placed(event: RelatedEvent, row: dict[str, Any], record: Record, when: datetime, own_key: str) -> TimelineEvent:
     at = parse_time(event["Time"]) or when
     target = target_user(row)
     by_actor = event["Actor"] == principal(record)

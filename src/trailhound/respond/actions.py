@@ -103,8 +103,53 @@ def check_account(plan: Plan, identity: Identity) -> None:
                            f"{identity.account} ({identity.arn}); use credentials for {plan.account}")
 
 
+def _user_exists(plan: Plan) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        client("iam").get_user(UserName=plan.params["UserName"])
+    except ClientError as exc:
+        if error_code(exc) == "NoSuchEntity":
+            return False
+        raise
+    return True
+
+
+def _no_user(plan: Plan) -> RefusedError:
+    return RefusedError(f"there is no IAM user {plan.params['UserName']} in account {plan.account}: the alert's "
+                        "target was deleted (or renamed) since; nothing was changed")
+
+
+def inspect(plan: Plan) -> str | None:
+    """What the plan would act on, checked read-only (iam:GetLoginProfile / iam:ListAccessKeys, then
+    iam:GetUser to tell a missing user from a missing profile): None when it is there to act on, else why
+    there is nothing to do. A user that does not exist is a RefusedError, not "already removed"."""
+    from botocore.exceptions import ClientError
+
+    iam = client(plan.service)
+    user = plan.params["UserName"]
+    try:
+        if plan.operation == "DeleteLoginProfile":
+            iam.get_login_profile(UserName=user)
+            return None
+        keys = iam.list_access_keys(UserName=user)["AccessKeyMetadata"]
+    except ClientError as exc:
+        if error_code(exc) != "NoSuchEntity":
+            raise
+        if not _user_exists(plan):
+            raise _no_user(plan) from None
+        return f"{user} has no login profile (console access already removed): nothing to do"
+    status = {k["AccessKeyId"]: k.get("Status") for k in keys}.get(plan.params["AccessKeyId"])
+    if status is None:
+        return f"{user} has no access key {plan.params['AccessKeyId']} (already deleted): nothing to do"
+    if status == "Inactive":
+        return f"access key {plan.params['AccessKeyId']} of {user} is already inactive: nothing to do"
+    return None
+
+
 def execute(plan: Plan) -> str:
-    """Run the plan; returns the result as one line. A login profile or key already gone is a result."""
+    """Run the plan; returns the result as one line. A login profile or key already gone is a result; a user
+    that does not exist is a RefusedError."""
     from botocore.exceptions import ClientError
 
     try:
@@ -115,6 +160,8 @@ def execute(plan: Plan) -> str:
             iam.update_access_key(**plan.params)
     except ClientError as exc:
         if error_code(exc) == "NoSuchEntity":
+            if not _user_exists(plan):
+                raise _no_user(plan) from None
             if plan.operation == "DeleteLoginProfile":
                 return f"no login profile for {plan.params['UserName']} (already removed)"
             return f"no access key {plan.params['AccessKeyId']} for {plan.params['UserName']} (already deleted)"

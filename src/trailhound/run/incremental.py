@@ -70,7 +70,7 @@ def process(run: Run, inputs: Iterable[Any], threads: int = 8,
     """Scan `inputs` (S3 objects and any other inputs), downloads `threads` at a time, and store the alerts
     with the processed marks. `should_stop` is asked before each input: a stop finishes the inputs already
     scanned, stores them, and leaves the rest for the next run."""
-    outcome = Outcome(result=None)  # type: ignore[arg-type]
+    outcome = Outcome(result=None)  # type: ignore[arg-type]  # set below, once the run has finished
     marks: list[S3Object] = []
 
     def results() -> Iterator[InputResult]:

@@ -20,14 +20,18 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..alerts.alert import Alert, dedup_entity
+from ..alerts.severity import FAILED_CALL_STEPS, failed_call
 from ..engine.evaluate import Collector, InputResult, ScanOptions
 from ..engine.rules import UnknownRule, context_for, dedup_fields_for, load_rules
 from ..engine.rules.base import Rule
 from ..errors import ConfigError
+from ..records.record import Record
 from ..state.store import ObjectMark, StateStore
 from .settings import ContextSettings, Settings
 
 if TYPE_CHECKING:  # pydantic (behind the allowlist) and the sinks' HTTP/AWS libraries load only when used
+    from ..context.assess import ContextPolicy
+    from ..context.plugin import RelatedEvent
     from ..engine.allowlist import Allowlist, Exclusion
     from ..sinks.base import Sink
     from ..sinks.delivery import DeliveryReport
@@ -42,7 +46,7 @@ class Enricher(Protocol):
     they need not all be held at once); the call, once per run before the allowlist and the state store, may
     add context to alerts and change their severity (with reasons)."""
 
-    def remember(self, related: list[dict[str, Any]], state: StateStore | None) -> None: ...
+    def remember(self, related: list[RelatedEvent], state: StateStore | None) -> None: ...
 
     def __call__(self, alerts: list[Alert], state: StateStore | None) -> None: ...
 
@@ -102,16 +106,21 @@ class ScanResult:
     note: str = ""  # one line from the runner about how the work was spread (Spark), for stderr
 
 
-def build_context(settings: ContextSettings, rules: Sequence[Rule]
+def context_policy(settings: ContextSettings) -> ContextPolicy:
+    """The identity plug-in's settings from the context options; `--severity failure_steps=N` among them sets
+    the run's failed-call step, which applies with context or without."""
+    from ..context.assess import policy_from_options
+
+    return policy_from_options(settings.onboarding_window, settings.login_window, list(settings.severity))
+
+
+def build_context(settings: ContextSettings, rules: Sequence[Rule], policy: ContextPolicy | None = None
                   ) -> tuple[tuple[Collector, ...], tuple[Enricher, ...]]:
     """The context's collectors (run with the rules, on every input) and enrichers (once, in the driver): the
     plug-ins the rules declare, with the settings given; none when context is off or no rule declares one."""
     if not settings.enabled:
         return (), ()
-    from ..context.assess import policy_from_options
-
-    policy = policy_from_options(settings.onboarding_window, settings.login_window, list(settings.severity))
-    enricher = context_for(rules, [policy], scratch=StateStore)
+    enricher = context_for(rules, [policy or context_policy(settings)], scratch=StateStore)
     return (enricher.collectors, (enricher,)) if enricher else ((), ())
 
 
@@ -183,6 +192,7 @@ class Run:
     state: StateStore | None = None
     dedup_window_s: float = 2 * 3600
     enrichers: tuple[Enricher, ...] = ()
+    failure_steps: int = FAILED_CALL_STEPS  # how far below a success a failed call ranks
     sinks: list[Sink] = field(default_factory=list)
     settings: Settings = field(default_factory=Settings)
     today: date | None = None
@@ -195,7 +205,8 @@ class Run:
         store, when there is one, is open: close it with `close()` (or use the Run as a context manager)."""
         detection = settings.detection
         rules, notes = with_rule_files(rules_named(detection.rules), detection.rule_files)
-        collectors, enrichers = build_context(detection.context, rules)
+        policy = context_policy(detection.context)
+        collectors, enrichers = build_context(detection.context, rules, policy)
         options = ScanOptions(since=detection.since, until=detection.until,
                               dedup_fields=dedup_fields_for(rules, detection.dedup_fields), collectors=collectors,
                               prefilter=detection.prefilter)
@@ -204,7 +215,7 @@ class Run:
         state = StateStore(settings.state, track_delivery=True) if settings.state else None
         if state is not None:
             state.sink_ids = tuple(s.id for s in sinks)
-        return cls(rules=rules, options=options, allowlist=allowlist, state=state,
+        return cls(rules=rules, options=options, allowlist=allowlist, state=state, failure_steps=policy.failure_steps,
                    dedup_window_s=detection.dedup_window_s, enrichers=enrichers, sinks=sinks, settings=settings,
                    now=detection.now, notes=notes)
 
@@ -245,9 +256,10 @@ class Run:
                 unique[alert.key] = alert
         for enrich in self.enrichers:
             enrich(list(unique.values()), self.state)
-        if self.enrichers:  # an enricher may change a dedup field (Severity): DedupEntity must follow it
-            for alert in unique.values():
-                alert.row["DedupEntity"] = dedup_entity(alert.row, self.options.dedup_fields)
+        for alert in unique.values():
+            _rank_failed_call(alert, self.failure_steps)
+            # Ranking may change a dedup field (Severity): DedupEntity must follow it.
+            alert.row["DedupEntity"] = dedup_entity(alert.row, self.options.dedup_fields)
         alerts, excluded = self._apply_allowlist(list(unique.values()), summary)
         if self.state is not None:
             if excluded:
@@ -293,8 +305,9 @@ class Run:
 
         if self.settings.state is None:
             return deliver(alerts, self.sinks)
-        # A store of its own: scan's was closed when the scan ended; the outbox lives in the same file.
-        with StateStore(self.settings.state) as store:
+        # A store of its own: scan's was closed when the scan ended; the outbox lives in the same file. It
+        # holds a run lock, so its claims are known free the moment this process dies.
+        with StateStore(self.settings.state, track_delivery=True) as store:
             return deliver(alerts, self.sinks, store)
 
     def _apply_allowlist(self, alerts: list[Alert], summary: Summary
@@ -316,6 +329,17 @@ class Run:
                 summary.excluded += 1
                 summary.excluded_by[entry.reason] += 1
         return kept, excluded
+
+
+def _rank_failed_call(alert: Alert, steps: int) -> None:
+    """The one place a failed call is ranked below a success: after the rule and its context ranked it."""
+    if alert.row.get("Outcome") != "failure":
+        return
+    lowered, why = failed_call(alert.severity, Record(alert.raw).error_code, steps)
+    alert.row["Severity"] = str(lowered)
+    reasons = alert.row.get("Reasons")
+    if isinstance(reasons, list):  # a context plug-in ranked it: its reasons end with this step
+        reasons.append(f"{lowered}: {why}")
 
 
 def _make_sinks(settings: Settings) -> list[Sink]:

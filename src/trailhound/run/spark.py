@@ -3,8 +3,10 @@ on the driver, so a rule is written once and the alerts are the same on a laptop
 
 - The driver lists the inputs: local paths as the embedded engine lists them (same origins, same order),
   URIs (s3a://, hdfs://, file://, globs) through Spark's own file index, i.e. Hadoop's filesystems.
-- Spark's `binaryFile` source reads each file whole on an executor (through S3A for s3a://), and the executor
-  runs `engine.scan_input` on its bytes: the same reading, prefilter and rules as a local run.
+- An executor runs `engine.scan_input` on each file: the same reading, prefilter and rules as a local run.
+  Local files (file:) it opens and streams itself, chunk by chunk, as a local run does; a file on another
+  Hadoop filesystem (s3a://, hdfs://) Spark's `binaryFile` source hands it whole, since Python on an
+  executor has no Hadoop client of its own (such a file must fit an executor's memory: see docs/spark.md).
 - The driver puts the per-input results back in listing order and hands them to `Run.finish`: allowlist,
   de-duplication, context, state and output are every run's (run/pipeline.py), not a copy of them.
 
@@ -15,17 +17,20 @@ name their `.crc` sidecar). The driver scans those itself, so each is still read
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import sys
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO
 from urllib.parse import unquote
 
 from ..engine.evaluate import InputResult, scan_input
+from ..engine.rules.base import Rule
 from ..errors import ConfigError
+from ..records.stream import CHUNK
 from ..sources.files import FileInput, check_paths, iter_files
 from .pipeline import Run, ScanResult
 
@@ -84,18 +89,44 @@ class HadoopInput:
     origin: str
     session: Any = field(compare=False, repr=False)
 
-    def read(self) -> bytes:
+    def open(self) -> BinaryIO:
+        """The file as a stream through Hadoop's client: read in chunks, never held whole."""
         jvm = self.session.sparkContext._jvm
         path = jvm.org.apache.hadoop.fs.Path(self.origin)
         try:
             fs = path.getFileSystem(self.session.sparkContext._jsc.hadoopConfiguration())
-            stream = fs.open(path)
-            try:
-                return bytes(jvm.org.apache.commons.io.IOUtils.toByteArray(stream))
-            finally:
-                stream.close()
+            return io.BufferedReader(_JavaStream(fs.open(path)), buffer_size=CHUNK)
         except Exception as exc:  # noqa: BLE001 - py4j wraps every Java failure; scan_input names OSErrors
             raise OSError(_java_message(exc)) from None
+
+    def read(self) -> bytes:
+        with self.open() as stream:
+            return stream.read()
+
+
+class _JavaStream(io.RawIOBase):
+    """A java.io.InputStream read through py4j, a chunk per call (InputStream.readNBytes, Java 11+)."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        try:
+            data = bytes(self._stream.readNBytes(len(buffer)))
+        except Exception as exc:  # noqa: BLE001 - py4j wraps every Java failure
+            raise OSError(_java_message(exc)) from None
+        buffer[:len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            try:
+                self._stream.close()
+            finally:
+                super().close()
 
 
 def _java_message(exc: Exception) -> str:
@@ -118,15 +149,17 @@ def local_root(path: str) -> str:
     return "file://" + _GLOB_CHARS.sub(r"\\\1", os.path.abspath(path))
 
 
-def scan_partition(rows: Iterable[Any], rules: list, options: Any, origins: Any) -> Iterator[tuple[str, InputResult]]:
-    """Runs on an executor: each file's bytes through the embedded engine's `scan_input`."""
+def scan_partition(rows: Iterable[Any], rules: list[Rule], options: Any, origins: Any) -> Iterator[tuple[str, InputResult]]:
+    """Runs on an executor: each file through the embedded engine's `scan_input`. A local file (no content
+    read by Spark) is opened and streamed here; another filesystem's file comes as Spark's bytes."""
     names = origins.value if origins is not None else {}
     for row in rows:
         origin = names.get(row.path, row.path)
+        item: Any = FileInput(origin) if row.content is None else BytesInput(origin, bytes(row.content))
         try:
-            result = scan_input(BytesInput(origin, bytes(row.content)), rules, options)
+            result = scan_input(item, rules, options)
         except Exception as exc:  # noqa: BLE001 - one file must never fail the job; name it instead
-            result = InputResult(origin=origin, bytes=len(row.content),
+            result = InputResult(origin=origin, bytes=row.length,
                                  problem=f"could not be scanned ({type(exc).__name__}: {exc})")
         yield row.path, result
 
@@ -170,11 +203,10 @@ class SparkEngine:
         remote = [p for p in paths if is_uri(p)]
         check_paths(local)
         listing = [(local_key(f.path), f) for f in iter_files(local)]
-        roots = [local_root(p) for p in local] + remote
-        frame = self._read(roots) if roots else None
-        if frame is not None and remote:
+        frame = self._read([local_root(p) for p in local], remote)
+        if remote:
             listing += self._list_uris(frame, {key for key, _ in listing}, [local_key(p) for p in local])
-        scan = SparkScan(result=None)  # type: ignore[arg-type]
+        scan = SparkScan(result=None)  # type: ignore[arg-type]  # set below, once the run has finished
         scan.stats.master = self.spark.sparkContext.master
         by_key = self._run(frame, listing, scan.stats) if frame is not None else {}
         results = [by_key.get(key) or self._on_driver(item, scan.stats) for key, item in listing]
@@ -191,9 +223,26 @@ class SparkEngine:
         return [(key, HadoopInput(key, self.spark)) for key in keys
                 if key not in listed and not under_local_root(key)]
 
-    def _read(self, roots: list[str]) -> Any:
+    def _read(self, local_roots: list[str], remote: list[str]) -> Any:
+        """Spark's view of the files: path and length of every one; the content only of files on another
+        Hadoop filesystem (an executor opens local files itself, streaming them), so Spark reads no local
+        file whole. None when there is nothing to read."""
+        from pyspark.sql import functions
+
         reader = (self.spark.read.format("binaryFile").option("recursiveFileLookup", "true")
                   .option("ignoreMissingFiles", "true").option("ignoreCorruptFiles", "true"))
+        frames = []
+        if local_roots:  # binaryFile reads no content when the content column is not selected
+            frames.append(self._load(reader, local_roots).select(
+                "path", "length", functions.lit(None).cast("binary").alias("content")))
+        if remote:
+            frames.append(self._load(reader, remote).select("path", "length", "content"))
+        if not frames:
+            return None
+        return frames[0] if len(frames) == 1 else frames[0].unionByName(frames[1])
+
+    @staticmethod
+    def _load(reader: Any, roots: list[str]) -> Any:
         try:
             return reader.load(roots)
         except Exception as exc:  # noqa: BLE001 - AnalysisException: a root that does not exist, a bad URI

@@ -7,6 +7,15 @@ Exactly-once alerts, at-least-once consumption:
 A crash before 2 changes nothing (the messages come back, the objects are read again); a crash between 2
 and 3 leaves messages that come back and find their objects processed, so nothing is stored twice.
 
+Deliveries to sinks run on their own schedule, not only when a batch raises alerts: after every batch and
+every empty poll, the outbox's backlog is retried when due (at once while deliveries succeed; after a batch
+fails, with backoff from 5 s doubling to 5 min), and each retry logs `delivery.backlog` with what is left.
+
+A state store that cannot be written now (another process's lock past the busy timeout, a full disk) is
+not the end: the batch's messages stay unacknowledged (they come back after their visibility timeout), and
+watch backs off (2 s doubling to 2 min) and goes on. A state error that waiting cannot fix (read-only,
+corrupt) ends watch with exit code 5, naming the file.
+
 SIGINT/SIGTERM: the object being scanned is finished, what was scanned is stored, messages whose objects
 are all done are deleted, and the process exits 0. While idle (long poll, sleep) it exits at once.
 """
@@ -20,10 +29,10 @@ from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from ..alerts.alert import Alert
-from ..errors import ConfigError
+from ..errors import ConfigError, StateError
 from ..sources.aws import describe_aws_error
 from ..sources.notifications import parse_message
-from ..sources.s3 import S3Object, objects
+from ..sources.s3 import S3Object, Unlisted, objects
 from ..sources.s3_layout import Selection
 from ..sources.sqs import Heartbeat, Message, Queue
 from . import logs
@@ -66,7 +75,10 @@ class Watcher:
     """Watches what `run.settings` names (its `watch` settings, its s3:// URLs, accounts and regions, its
     threads) and hands each batch's alerts to `emit` once they are stored."""
 
-    def __init__(self, run: Run, emit: Callable[[list[Alert]], None], stopper: Stopper | None = None) -> None:
+    def __init__(self, run: Run, emit: Callable[[list[Alert]], None], stopper: Stopper | None = None,
+                 deliver: Callable[[], int] | None = None) -> None:
+        """`deliver` sends the outbox's backlog to the sinks and returns how many deliveries are still
+        pending (watch calls it on its own schedule; None: no sinks)."""
         if run.state is None:
             raise ConfigError("watch needs --state: it is what makes alerts exactly-once")
         self.pipeline, self.state, self.emit = run, run.state, emit
@@ -74,6 +86,10 @@ class Watcher:
         self.stopper = stopper or Stopper()
         self.problems = 0
         self.alerts = 0
+        self.deliver = deliver
+        self._delivery_failures = 0
+        self._next_delivery = 0.0  # time.monotonic() when the backlog is next due
+        self._state_failures = 0
 
     def run(self) -> int:
         """0 when stopped or drained cleanly; 1 when --once met objects or messages it could not process."""
@@ -82,6 +98,8 @@ class Watcher:
                 self._consume(Queue(self.settings.queue_url))
             else:
                 self._poll()
+            if self.settings.once:
+                self.retry_deliveries(force=True)
         except StopWatching:
             pass
         logs.event("watch.stopped", alerts=self.alerts, problems=self.problems)
@@ -111,7 +129,9 @@ class Watcher:
             if self.settings.once and all(m.id in seen for m in messages):
                 return  # drained: nothing new (a message left for redrive may be back already)
             seen.update(m.id for m in messages)
-            self._handle_messages(queue, [m for m in messages], visibility)
+            batch = list(messages)
+            if self._guard_state(lambda: self._handle_messages(queue, batch, visibility)):  # noqa: B023 - called at once
+                self._guard_state(self.retry_deliveries)
 
     def _check_queue(self, queue: Queue) -> int:
         from botocore.exceptions import BotoCoreError, ClientError
@@ -201,15 +221,52 @@ class Watcher:
             for start in range(0, len(fresh), self.settings.batch_size):
                 if self.stopper.requested:
                     break
-                outcome = self._process(fresh[start:start + self.settings.batch_size])
-                self.problems += len(outcome.failed)
+                chunk = fresh[start:start + self.settings.batch_size]
+                if not self._guard_state(lambda: self._count_failed(self._process(chunk))):  # noqa: B023 - called at once
+                    break
+            self._guard_state(self.retry_deliveries)
             if self.settings.once:
                 return
             with self.stopper.idle():
                 time.sleep(self.settings.interval_s)
 
     # -- both ------------------------------------------------------------------------------------------
-    def _process(self, items: list) -> Outcome:
+    def _count_failed(self, outcome: Outcome) -> None:
+        self.problems += len(outcome.failed)
+
+    def _guard_state(self, step: Callable[[], object]) -> bool:
+        """Run a step; a transient state error (lock, full disk) is logged and waited out with backoff, its
+        batch left unacknowledged. False when the step did not complete."""
+        try:
+            step()
+        except StateError as exc:
+            if not exc.transient or self.settings.once:
+                raise
+            self._state_failures += 1
+            self.problems += 1
+            wait = min(120.0, 2.0 ** min(self._state_failures, 7))
+            logs.warning("state.unavailable", reason=str(exc), retry_in_s=wait)
+            with self.stopper.idle():
+                time.sleep(wait)
+            return False
+        self._state_failures = 0
+        return True
+
+    def retry_deliveries(self, force: bool = False) -> None:
+        """Send the outbox's backlog when due, whether or not this batch raised alerts."""
+        if self.deliver is None or (not force and time.monotonic() < self._next_delivery):
+            return
+        left = self.deliver()
+        if left:
+            self._delivery_failures += 1
+            wait = min(300.0, 5.0 * 2 ** (self._delivery_failures - 1))
+            self._next_delivery = time.monotonic() + wait
+        else:
+            self._delivery_failures, wait = 0, 0.0
+            self._next_delivery = 0.0
+        logs.event("delivery.backlog", pending=left, next_retry_s=wait)
+
+    def _process(self, items: list[S3Object | Unlisted]) -> Outcome:
         self.state.new_run()
         threads = self.pipeline.settings.execution.threads
         outcome = process(self.pipeline, items, threads, should_stop=lambda: self.stopper.requested,

@@ -20,5 +20,5 @@ __all__ = ["KINDS", "DeliveryError", "RetryPolicy", "Sink", "build"]
 
 def build(kind: str, target: str, policy: RetryPolicy, fmt: str = "alert") -> Sink:
     module, name = KINDS[kind]
-    cls = getattr(import_module(f".{module}", __name__), name)
+    cls: type[Sink] = getattr(import_module(f".{module}", __name__), name)  # one of KINDS' Sink classes
     return cls(target, policy, fmt)

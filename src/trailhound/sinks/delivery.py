@@ -28,32 +28,46 @@ def deliver(alerts: list[Alert], sinks: list[Sink], store: StateStore | None = N
         outbox.enqueue(store, alerts, [sink.id for sink in sinks])
     new_ids = {alert.id for alert in alerts}
     for sink in sinks:
-        todo = outbox.claim(store, sink.id) if store is not None else alerts
-        delivered = 0
-        for start in range(0, len(todo), sink.batch_size):
-            batch = todo[start:start + sink.batch_size]
-            results = _send(sink, batch)
-            if store is not None:
-                outbox.record(store, sink.id, results)
-            for alert_id, error in results.items():
-                if error is None:
-                    delivered += 1
-                    report.from_earlier_runs += alert_id not in new_ids
-                else:
-                    report.failures.append((sink.label, error))
-            if all(error is not None for error in results.values()):
-                # A sink that refused a whole batch after its retries is down: waiting out the retries again
-                # for every alert would stall the run. The rest stay pending (or count as failed without state).
-                rest = todo[start + sink.batch_size:]
-                report.failures.extend((sink.label, f"{sink.label}: not attempted: the sink failed earlier in "
-                                                    "this run") for _ in rest)
-                if store is not None:
-                    outbox.release(store, sink.id)
-                break
-        report.delivered[sink.label] = delivered
+        report.delivered[sink.label] = _deliver_to(sink, alerts, store, new_ids, report)
     if store is not None:
         report.still_pending = outbox.pending(store)
     return report
+
+
+def _deliver_to(sink: Sink, alerts: list[Alert], store: StateStore | None, new_ids: set[str],
+                report: DeliveryReport) -> int:
+    """One sink: batch by batch, each claimed just before it is sent (a killed run holds one batch, and
+    only until it is known dead). A whole batch refused: the sink is down, the rest waits for the next run."""
+    delivered, sent_directly = 0, 0
+    tried: set[str] = set()
+    while True:
+        if store is not None:
+            batch = outbox.claim(store, sink.id, limit=sink.batch_size, skip=frozenset(tried))
+        else:
+            batch = alerts[sent_directly:sent_directly + sink.batch_size]
+            sent_directly += len(batch)
+        if not batch:
+            return delivered
+        tried.update(alert.id for alert in batch)
+        results = _send(sink, batch)
+        if store is not None:
+            outbox.record(store, sink.id, results)
+        for alert_id, error in results.items():
+            if error is None:
+                delivered += 1
+                report.from_earlier_runs += alert_id not in new_ids
+            else:
+                report.failures.append((sink.label, error))
+        if all(error is not None for error in results.values()):
+            # Waiting out the retries again for every alert would stall the run: the rest stay pending (or
+            # count as failed without state).
+            if store is not None:  # still pending for this sink, less the batch just refused
+                rest = outbox.backlog(store, sink.id) - len(batch)
+            else:
+                rest = len(alerts) - sent_directly
+            report.failures.extend((sink.label, f"{sink.label}: not attempted: the sink failed earlier in "
+                                                "this run") for _ in range(max(rest, 0)))
+            return delivered
 
 
 def _send(sink: Sink, batch: list[Alert]) -> dict[str, str | None]:

@@ -3,27 +3,33 @@
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
 import orjson
 
+from ..alerts.textsafe import inert_json
 from ..version import __version__
 from .base import DeliveryError, RetryPolicy, scrub
+
+if TYPE_CHECKING:  # urllib3 loads only when an HTTP sink sends
+    from urllib3 import BaseHTTPResponse, PoolManager
+    from urllib3.util.retry import Retry
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
 @cache
-def _pool():
+def _pool() -> PoolManager:
     import urllib3
 
     return urllib3.PoolManager()
 
 
-def _retry(policy: RetryPolicy):
+def _retry(policy: RetryPolicy) -> Retry:
     from urllib3.util.retry import Retry
 
     class CappedRetry(Retry):
-        def get_retry_after(self, response):  # type: ignore[no-untyped-def]
+        def get_retry_after(self, response: BaseHTTPResponse) -> float | None:
             # A receiver asking us to wait an hour must not hang the run: honour it up to max_backoff.
             value = super().get_retry_after(response)
             return None if value is None else min(value, self.backoff_max)
@@ -39,7 +45,9 @@ def post_json(url: str, payload: object, policy: RetryPolicy, label: str, header
     """POST payload as JSON; raises DeliveryError (never naming the URL's path or query) unless a 2xx came back."""
     import urllib3
 
-    body = orjson.dumps(payload, default=str)
+    # As stdout and the jsonl sink: a receiver that logs or shows the body must not get raw bidi overrides,
+    # line separators or C1 controls (JSON allows them raw; terminals and viewers act on them).
+    body = inert_json(orjson.dumps(payload, default=str).decode()).encode()
     all_headers = {"Content-Type": "application/json", "User-Agent": f"trailhound/{__version__}", **(headers or {})}
     attempts = policy.retries + 1
     try:

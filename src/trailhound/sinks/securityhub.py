@@ -8,7 +8,7 @@ from typing import Any
 from ..alerts.alert import Alert
 from ..engine.rules import find_rule
 from .aws import client, describe
-from .base import Sink
+from .base import RetryPolicy, Sink
 
 MAX_BATCH = 100  # BatchImportFindings' limit
 
@@ -17,12 +17,12 @@ class SecurityHubSink(Sink):
     kind = "securityhub"
     batch_size = MAX_BATCH
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self._client = None
+    def __init__(self, target: str, policy: RetryPolicy, fmt: str = "alert") -> None:
+        super().__init__(target, policy, fmt)
+        self._client: Any = None  # a boto3 client: boto3 ships no types
         self._account: str | None = None
 
-    def _hub(self):  # type: ignore[no-untyped-def]
+    def _hub(self) -> Any:
         if self._client is None:
             self._client = client("securityhub", self.policy, self.target or None)
         return self._client

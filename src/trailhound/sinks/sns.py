@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ..alerts.alert import Alert
 from ..alerts.render import dumps
 from ..alerts.textsafe import inert
 from .aws import client, describe
-from .base import DeliveryError, Sink
+from .base import DeliveryError, RetryPolicy, Sink
 
 
 class SnsSink(Sink):
     kind = "sns"
 
-    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        self._client = None
+    def __init__(self, target: str, policy: RetryPolicy, fmt: str = "alert") -> None:
+        super().__init__(target, policy, fmt)
+        self._client: Any = None  # a boto3 client: boto3 ships no types
 
-    def _sns(self):  # type: ignore[no-untyped-def]
+    def _sns(self) -> Any:
         if self._client is None:
             # The topic's own region, whatever the default: arn:aws:sns:REGION:ACCOUNT:NAME
             parts = self.target.split(":")

@@ -47,7 +47,7 @@ def parse_message(body: str | bytes) -> Notification:
     return Notification(problem="not an S3 object notification (direct, SNS or EventBridge)")
 
 
-def _s3_event(value: dict) -> Notification | None:
+def _s3_event(value: dict[str, Any]) -> Notification | None:
     records = value.get("Records")
     if not isinstance(records, list):
         return None
@@ -71,7 +71,7 @@ def _s3_event(value: dict) -> Notification | None:
     return out
 
 
-def _eventbridge(value: dict) -> Notification | None:
+def _eventbridge(value: dict[str, Any]) -> Notification | None:
     if value.get("source") != "aws.s3" or "detail" not in value:
         return None
     if value.get("detail-type") != "Object Created":
@@ -83,7 +83,7 @@ def _eventbridge(value: dict) -> Notification | None:
     return Notification(objects=[S3Object(bucket, obj["key"], _etag(obj.get("etag")), _size(obj))])
 
 
-def _cloudtrail_notice(value: dict) -> Notification | None:
+def _cloudtrail_notice(value: dict[str, Any]) -> Notification | None:
     bucket, keys = value.get("s3Bucket"), value.get("s3ObjectKey")
     if bucket is None and keys is None:
         return None
@@ -92,13 +92,13 @@ def _cloudtrail_notice(value: dict) -> Notification | None:
     return Notification(objects=[S3Object(bucket, key) for key in keys])
 
 
-def _test_event(value: dict) -> Notification | None:
+def _test_event(value: dict[str, Any]) -> Notification | None:
     if value.get("Event") == "s3:TestEvent":
         return Notification(ignored="s3:TestEvent")
     return None
 
 
-def _dict(value: Any) -> dict:
+def _dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
@@ -106,6 +106,6 @@ def _etag(value: Any) -> str:
     return value.strip('"') if isinstance(value, str) else ""
 
 
-def _size(obj: dict) -> int:
+def _size(obj: dict[str, Any]) -> int:
     size = obj.get("size")
     return size if isinstance(size, int) and not isinstance(size, bool) else -1

@@ -63,7 +63,7 @@ class _Body(io.RawIOBase):
         from botocore.exceptions import BotoCoreError
 
         try:
-            return self._body.read(None if size is None or size < 0 else size)
+            return cast(bytes, self._body.read(None if size is None or size < 0 else size))  # botocore: Any
         except (BotoCoreError, OSError) as exc:
             raise ReadError(f"the download broke ({describe_aws_error(exc)})") from None
 
@@ -135,7 +135,7 @@ def prefetched(inputs: Iterable[Any], threads: int = 8) -> Iterator[Any]:
 class _Fetched:
     """An object whose stored bytes the pool downloaded: `open()` hands them over (or the download's error)."""
 
-    def __init__(self, item: S3Object, future: Future) -> None:
+    def __init__(self, item: S3Object, future: Future[bytes]) -> None:
         self.item = item
         self._future = future
 

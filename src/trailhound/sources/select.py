@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..errors import ConfigError
 from . import is_s3_url
@@ -57,4 +57,4 @@ def require_boto3() -> None:
 def configured_region() -> str | None:
     import boto3
 
-    return boto3.session.Session().region_name
+    return cast(str | None, boto3.session.Session().region_name)  # boto3 ships no types: Any

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from .aws import describe_aws_error
 from .aws import shared_client as client
@@ -34,7 +34,8 @@ class Queue:
         return self._sqs
 
     def attributes(self) -> dict[str, str]:
-        return self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["All"])["Attributes"]
+        # boto3 clients are untyped (Any): the API returns a string map here
+        return cast(dict[str, str], self.sqs.get_queue_attributes(QueueUrl=self.url, AttributeNames=["All"])["Attributes"])
 
     def receive(self, wait_s: int, visibility_s: int) -> list[Message]:
         reply = self.sqs.receive_message(QueueUrl=self.url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s,

@@ -41,7 +41,7 @@ def whoami() -> str:
         return "unknown"
 
 
-def _select(store: StateStore, where: str = "", params: tuple = ()) -> list[StoredAlert]:
+def _select(store: StateStore, where: str = "", params: tuple[str, ...] = ()) -> list[StoredAlert]:
     rows = store.db.execute(
         f"SELECT row, raw, rule_id, event_key, origin, status, raised_at FROM alerts {where} "
         "ORDER BY event_time, id", params).fetchall()
@@ -56,7 +56,8 @@ def find(store: StateStore, alert_id: str) -> StoredAlert:
 def list_alerts(store: StateStore, status: str | None = None, since: datetime | None = None,
                 rule: str | None = None) -> list[StoredAlert]:
     """Alerts, oldest event first; `since` is on the event's time, as `scan --since` is."""
-    clauses, params = [], []
+    clauses: list[str] = []
+    params: list[str] = []
     if status:
         clauses.append("status=?")
         params.append(status)

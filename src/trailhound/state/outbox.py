@@ -4,14 +4,20 @@ for the next run.
 
 At-least-once, not exactly-once, across a crash: a run that dies after a sink accepted an alert but before
 recording it sends that alert again next time. Webhooks carry the alert id so a receiver can drop the copy.
+
+A claim covers one batch, the one being sent now, never the whole backlog; and a claim whose run is over
+(its lock beside the state file is free: runlock.py) is free to take at once, so a SIGKILLed run freezes
+nothing. The lease only covers a run that is alive but stuck, or claims from before run locks.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from ..alerts.alert import Alert
+from . import runlock
 from .store import StateStore, alert_from_stored, queue_deliveries
 
 CLAIM_LEASE_S = 600.0  # a claim older than this belongs to a run that died: free to take
@@ -30,13 +36,23 @@ def enqueue(store: StateStore, alerts: list[Alert], sink_ids: list[str], now: fl
         queue_deliveries(db, [alert.id for alert in alerts], sink_ids, now)
 
 
-def claim(store: StateStore, sink_id: str, now: float | None = None) -> list[Alert]:
-    """The pending deliveries for a sink, oldest first, claimed for this run so a parallel run skips them."""
+def claim(store: StateStore, sink_id: str, now: float | None = None, limit: int = 500,
+          skip: frozenset[str] = frozenset()) -> list[Alert]:
+    """Up to `limit` pending deliveries for a sink, oldest first, claimed for this run so a parallel run
+    skips them (those in `skip`, already tried by this run, are left for the next one)."""
     now = time.time() if now is None else now
     with store.transaction() as db:
-        db.execute("UPDATE deliveries SET claimed_by=?, claimed_at=? WHERE sink_id=? AND status='pending' "
-                   "AND (claimed_by IS NULL OR claimed_by=? OR claimed_at<?)",
-                   (store.run_id, now, sink_id, store.run_id, now - CLAIM_LEASE_S))
+        claimants = [c for (c,) in db.execute(
+            "SELECT DISTINCT claimed_by FROM deliveries WHERE sink_id=? AND status='pending' "
+            "AND claimed_by IS NOT NULL AND claimed_by<>?", (sink_id, store.run_id))]
+        for dead in (c for c in claimants if not runlock.is_alive(store.path, c)):
+            db.execute("UPDATE deliveries SET claimed_by=NULL WHERE claimed_by=?", (dead,))
+        free = [a for (a,) in db.execute(
+            "SELECT alert_id FROM deliveries WHERE sink_id=? AND status='pending' "
+            "AND (claimed_by IS NULL OR claimed_by=? OR claimed_at<?) ORDER BY queued_at, alert_id",
+            (sink_id, store.run_id, now - CLAIM_LEASE_S)) if a not in skip][:limit]
+        db.executemany("UPDATE deliveries SET claimed_by=?, claimed_at=? WHERE alert_id=? AND sink_id=?",
+                       [(store.run_id, now, alert_id, sink_id) for alert_id in free])
         rows = db.execute(
             "SELECT a.row, a.raw, a.rule_id, a.event_key, a.origin FROM deliveries d JOIN alerts a ON a.id=d.alert_id"
             " WHERE d.sink_id=? AND d.status='pending' AND d.claimed_by=? ORDER BY d.queued_at, a.event_time, a.id",
@@ -62,6 +78,14 @@ def release(store: StateStore, sink_id: str) -> None:
         db.execute("UPDATE deliveries SET claimed_by=NULL WHERE sink_id=? AND claimed_by=?", (sink_id, store.run_id))
 
 
+def backlog(store: StateStore, sink_id: str | None = None) -> int:
+    """Deliveries pending, for one sink or all together (watch logs it on its retry schedule)."""
+    if sink_id is None:
+        return int(store.db.execute("SELECT count(*) FROM deliveries WHERE status='pending'").fetchone()[0])
+    return int(store.db.execute("SELECT count(*) FROM deliveries WHERE status='pending' AND sink_id=?",
+                                (sink_id,)).fetchone()[0])
+
+
 def pending(store: StateStore, exclude: tuple[str, ...] = ()) -> list[Pending]:
     """Pending deliveries per sink (those of sinks not configured now too: they wait for that sink)."""
     rows = store.db.execute(
@@ -70,7 +94,7 @@ def pending(store: StateStore, exclude: tuple[str, ...] = ()) -> list[Pending]:
     return [Pending(*row) for row in rows if row[0] not in exclude]
 
 
-def for_alert(store: StateStore, alert_id: str) -> list[dict]:
+def for_alert(store: StateStore, alert_id: str) -> list[dict[str, Any]]:
     rows = store.db.execute("SELECT sink_id, status, attempts, last_error, delivered_at FROM deliveries "
                             "WHERE alert_id=? ORDER BY sink_id", (alert_id,)).fetchall()
     return [dict(zip(("sink", "status", "attempts", "last_error", "delivered_at"), row)) for row in rows]

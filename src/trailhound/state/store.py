@@ -20,12 +20,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, cast
 
 import orjson
 
 from ..alerts.alert import Alert
-from ..errors import ConfigError
+from ..context.plugin import RelatedEvent
+from ..errors import ConfigError, StateError
 from ..records.record import format_time, parse_time
 from . import runlock
 
@@ -106,9 +107,13 @@ CREATE TABLE IF NOT EXISTS processed_objects (
 class ObjectMark(Protocol):
     """An object read whole (an S3 object: bucket, key and ETag, so a rewritten object is read again)."""
 
-    bucket: str
-    key: str
-    etag: str
+    # Read-only (properties): a frozen dataclass such as sources.s3.S3Object is one.
+    @property
+    def bucket(self) -> str: ...
+    @property
+    def key(self) -> str: ...
+    @property
+    def etag(self) -> str: ...
 
 
 @dataclass
@@ -119,12 +124,17 @@ class Admission:
 
 
 class StateStore:
-    def __init__(self, path: str | Path, busy_timeout_s: float = 60.0, track_delivery: bool = False) -> None:
+    def __init__(self, path: str | Path, busy_timeout_s: float = 60.0, track_delivery: bool = False,
+                 read_only: bool = False) -> None:
         self.path = Path(path)
         self.run_id = uuid.uuid4().hex
-        self.track_delivery = track_delivery
+        self.track_delivery = track_delivery and not read_only
+        self.read_only = read_only
         self.sink_ids: tuple[str, ...] = ()  # sinks this run delivers to: `admit` queues their deliveries
         self._lock: runlock.RunLock | None = None
+        if read_only:
+            self.db = _open_read_only(self.path)
+            return
         try:
             if str(path) != ":memory:":
                 _create_private(self.path)
@@ -135,14 +145,16 @@ class StateStore:
                 for statement in _statements(SCHEMA):
                     self.db.execute(statement)
                 _add_emitted_column(self.db)
+        except StateError:
+            raise
         except (sqlite3.DatabaseError, OSError) as exc:
-            raise ConfigError(f"{self.path}: cannot use as a state store ({exc})") from None
-        if track_delivery:
+            raise state_error(self.path, exc, "open") from None
+        if self.track_delivery:
             try:
                 self._lock = runlock.RunLock(self.path, self.run_id)
             except OSError as exc:
                 self.db.close()
-                raise ConfigError(f"{self.path}: cannot lock beside the state store ({exc})") from None
+                raise state_error(self.path, exc, "lock beside") from None
 
     def new_run(self) -> None:
         """Begin another run on this connection (watch: each batch is one run, as each hourly run of the
@@ -152,7 +164,10 @@ class StateStore:
             self._lock = None
         self.run_id = uuid.uuid4().hex
         if self.track_delivery:
-            self._lock = runlock.RunLock(self.path, self.run_id)
+            try:
+                self._lock = runlock.RunLock(self.path, self.run_id)
+            except OSError as exc:  # a full disk: no lock file; this run stores nothing until it has one
+                raise state_error(self.path, exc, "lock beside") from None
 
     def close(self) -> None:
         self.db.close()
@@ -168,14 +183,24 @@ class StateStore:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
-        """A write transaction taken up front (IMMEDIATE), so check-then-insert cannot race another run."""
-        self.db.execute("BEGIN IMMEDIATE")
+        """A write transaction taken up front (IMMEDIATE), so check-then-insert cannot race another run. A
+        SQLite or OS error in it is a StateError naming the file (and whether retrying may help)."""
+        try:
+            self.db.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc) from None
         try:
             yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
+            self.db.execute("COMMIT")
+        except BaseException as exc:
+            if self.db.in_transaction:
+                try:
+                    self.db.execute("ROLLBACK")
+                except sqlite3.Error:
+                    pass  # SQLite rolled back on its own (a full disk can do that)
+            if isinstance(exc, (sqlite3.Error, OSError)) and not isinstance(exc, StateError):
+                raise state_error(self.path, exc) from None
             raise
-        self.db.execute("COMMIT")
 
     def admit(self, alerts: list[Alert], window_s: float, now: float | None = None,
               processed: Iterable[ObjectMark] = ()) -> Admission:
@@ -222,21 +247,39 @@ class StateStore:
             for run in runs:
                 if runlock.is_alive(self.path, run):
                     continue  # still writing them out itself
+                printed = runlock.emitted_by(self.path, run)  # it printed them but could not mark them
+                if printed == ["*"]:
+                    db.execute("UPDATE alerts SET emitted=1 WHERE run_id=?", (run,))
+                elif printed:
+                    db.executemany("UPDATE alerts SET emitted=1 WHERE id=? AND run_id=?",
+                                   [(alert_id, run) for alert_id in printed])
                 rows = db.execute("SELECT row, raw, rule_id, event_key, origin FROM alerts "
                                   "WHERE run_id=? AND emitted=0 ORDER BY event_time, event_key", (run,)).fetchall()
                 taken.extend(alert_from_stored(*row) for row in rows)
                 db.execute("UPDATE alerts SET run_id=? WHERE run_id=? AND emitted=0", (self.run_id, run))
-        runlock.sweep(self.path)
+        runlock.sweep(self.path, keep=self._unmarked_runs())
         return taken
 
+    def _unmarked_runs(self) -> set[str]:
+        """Runs with alerts not yet marked emitted: their lock files (and what they say) must stay."""
+        return {r for (r,) in self.db.execute("SELECT DISTINCT run_id FROM alerts WHERE emitted=0")}
+
     def mark_emitted(self, alerts: list[Alert]) -> None:
+        """Record that these alerts were written out. When the store cannot take the write (a full disk, a
+        lock held too long), the run's lock file says so instead: it was written when the run began, so
+        overwriting it needs no new space, and the next run reads it and marks the alerts emitted rather
+        than printing them again. Only a crash between writing and marking prints an alert twice."""
         if not self.track_delivery or not alerts:
             return
-        with self.transaction() as db:
-            db.executemany("UPDATE alerts SET emitted=1 WHERE id=?", [(a.id,) for a in alerts])
+        try:
+            with self.transaction() as db:
+                db.executemany("UPDATE alerts SET emitted=1 WHERE id=?", [(a.id,) for a in alerts])
+        except StateError:
+            if self._lock is None or not self._lock.note_emitted([a.id for a in alerts]):
+                raise
 
     def pending(self) -> int:
-        return self.db.execute("SELECT count(*) FROM alerts WHERE emitted=0").fetchone()[0]
+        return cast(int, self.db.execute("SELECT count(*) FROM alerts WHERE emitted=0").fetchone()[0])
 
     def record_exclusions(self, excluded: list[tuple[Alert, Any]], now: float | None = None) -> None:
         now = time.time() if now is None else now
@@ -248,7 +291,7 @@ class StateStore:
                     (alert.rule_id, alert.key.split("|", 1)[1], entry.reason, entry.owner, now, alert.origin,
                      _json(alert.as_dict()), _json(alert.raw)))
 
-    def save_related(self, events: list[dict], keep_s: float | None = None) -> None:
+    def save_related(self, events: list[RelatedEvent], keep_s: float | None = None) -> None:
         """Remember related events (context for later runs and for this run's alerts), then prune if `keep_s`."""
         with self.transaction() as db:
             db.executemany(
@@ -268,17 +311,17 @@ class StateStore:
             if cutoff:
                 db.execute("DELETE FROM related_events WHERE event_time < ?", (cutoff,))
 
-    def related_about(self, account: str, user: str, actor: str, start: str, end: str) -> list[dict]:
+    def related_about(self, account: str, user: str, actor: str, start: str, end: str) -> list[RelatedEvent]:
         """Related events about an IAM user (its own calls and calls on it) at any time up to `end`, and the
         actor's calls between `start` and `end`; ISO 8601 UTC bounds compare as text."""
         rows = self.db.execute(
             "SELECT data FROM related_events WHERE account=? AND (subject=? OR target=?) AND event_time<=? "
             "UNION SELECT data FROM related_events WHERE actor=? AND event_time>=? AND event_time<=?",
             (account, user, user, end, actor, start, end)).fetchall()
-        return [orjson.loads(r[0]) for r in rows]
+        return [cast(RelatedEvent, orjson.loads(r[0])) for r in rows]  # written by save_related
 
     def context_about(self, account: str, user: str, actor: str, when: str, logins_until: str,
-                      activity: tuple[str, str], activity_limit: int) -> list[dict]:
+                      activity: tuple[str, str], activity_limit: int) -> list[RelatedEvent]:
         """Only the related events an alert's severity steps read, each query bounded: the user's successful
         creations up to `when`, its console sign-ins from `when` to `logins_until`, and the actor's first
         `activity_limit` calls in the `activity` window. An automation role with thousands of IAM calls, or a
@@ -294,10 +337,10 @@ class StateStore:
             ("SELECT data FROM related_events WHERE actor=? AND event_time>=? AND event_time<=? "
              "ORDER BY event_time, event_key LIMIT ?", (actor, *activity, activity_limit + 1)),
         )
-        found: dict[str, dict] = {}
+        found: dict[str, RelatedEvent] = {}
         for sql, args in queries:
             for (data,) in self.db.execute(sql, args):
-                event = orjson.loads(data)
+                event: RelatedEvent = orjson.loads(data)  # written by save_related
                 found[event["Key"]] = event
         return list(found.values())
 
@@ -310,7 +353,7 @@ class StateStore:
             raise ConfigError(f"{self.path}: no alert with id {alert_id!r}: give the 16-hex-digit id (or at least "
                               f"{max(min_digits, 1)} of its first digits) that `trailhound alerts list` shows")
         # Hex digits only, checked above: nothing in the key is a LIKE wildcard.
-        found = [row[0] for row in self.db.execute("SELECT id FROM alerts WHERE id LIKE ? ORDER BY id LIMIT 2",
+        found: list[str] = [row[0] for row in self.db.execute("SELECT id FROM alerts WHERE id LIKE ? ORDER BY id LIMIT 2",
                                                     (key + "%",))]
         if not found:
             raise ConfigError(f"{self.path}: no alert with id {alert_id!r}")
@@ -318,7 +361,7 @@ class StateStore:
             raise ConfigError(f"{self.path}: alert id {alert_id!r} names more than one alert; give more of its digits")
         return found[0]
 
-    def alert_record(self, alert_id: str) -> tuple[dict, dict]:
+    def alert_record(self, alert_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
         """The stored alert (row as raised, raw record) that `alert_id` names (see resolve_alert_id)."""
         row, raw = self.db.execute("SELECT row, raw FROM alerts WHERE id=?",
                                    (self.resolve_alert_id(alert_id),)).fetchone()
@@ -329,8 +372,11 @@ class StateStore:
                        " VALUES (?,?,?,?,?)", ((m.bucket, m.key, m.etag, now, self.run_id) for m in marks))
 
     def is_processed(self, mark: ObjectMark) -> bool:
-        return self.db.execute("SELECT 1 FROM processed_objects WHERE bucket=? AND key=? AND etag=?",
-                               (mark.bucket, mark.key, mark.etag)).fetchone() is not None
+        try:
+            return self.db.execute("SELECT 1 FROM processed_objects WHERE bucket=? AND key=? AND etag=?",
+                                   (mark.bucket, mark.key, mark.etag)).fetchone() is not None
+        except sqlite3.Error as exc:
+            raise state_error(self.path, exc) from None
 
     def alert_history(self) -> list[tuple[dict[str, Any], float]]:
         """Every stored alert's row with the time it was raised: Sentinel's SecurityAlert for KQL rules."""
@@ -339,7 +385,53 @@ class StateStore:
 
     def count(self, table: str) -> int:
         assert table in ("alerts", "exclusions", "related_events", "processed_objects")
-        return self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+        return cast(int, self.db.execute(f"SELECT count(*) FROM {table}").fetchone()[0])
+
+
+_TRANSIENT = (("locked", "another process holds a write lock on it (a long transaction, or a tool like "
+               "`sqlite3` left open); it is retried, or close that process"),
+              ("busy", "another process is using it; it is retried, or close that process"),
+              ("disk is full", "its disk is full; free space there (watch retries on its own)"),
+              ("no space left", "its disk is full; free space there (watch retries on its own)"))
+_PERMANENT = (("readonly", "the file or its folder is read-only: give this user write access, or read it with "
+               "`trailhound alerts list`, which opens it read-only"),
+              ("read-only", "the file or its folder is read-only: give this user write access"),
+              ("malformed", "the file is corrupt: restore it from a backup, or move it aside to start a new one "
+               "(alerts raised before are then raised again)"),
+              ("not a database", "it is not a trailhound state file (or is corrupt): check the path"),
+              ("unable to open", "the file or its folder cannot be opened: check the path and permissions"))
+
+
+def state_error(path: Path, exc: BaseException, doing: str = "use") -> StateError:
+    """A StateError naming the file, what went wrong and what to do; transient for locks and a full disk."""
+    text = str(exc) or type(exc).__name__
+    lowered = text.lower()
+    if isinstance(exc, OSError) and exc.errno == 28:
+        lowered += " no space left"
+    for needle, advice in _TRANSIENT:
+        if needle in lowered:
+            return StateError(f"{path}: cannot {doing} the state store now ({text}): {advice}", transient=True)
+    for needle, advice in _PERMANENT:
+        if needle in lowered:
+            return StateError(f"{path}: cannot {doing} the state store ({text}): {advice}")
+    return StateError(f"{path}: cannot {doing} the state store ({type(exc).__name__}: {text})")
+
+
+def _open_read_only(path: Path) -> sqlite3.Connection:
+    """For the read-only commands: never a write, so never a wait on another process's write lock (WAL
+    readers do not block on writers), and a file on read-only media opens too (immutable: no -shm needed)."""
+    if not path.is_file():
+        raise StateError(f"{path}: no such state file")
+    uri = path.resolve().as_uri()
+    last: sqlite3.Error | None = None
+    for mode in ("mode=ro", "immutable=1"):
+        try:
+            db = sqlite3.connect(f"{uri}?{mode}", uri=True, timeout=5.0, isolation_level=None)
+            db.execute("SELECT count(*) FROM alerts").fetchone()
+            return db
+        except sqlite3.Error as exc:
+            last = exc
+    raise state_error(path, last or sqlite3.Error("cannot open"), "read")
 
 
 def queue_deliveries(db: sqlite3.Connection, alert_ids: Iterable[str], sink_ids: Iterable[str], now: float) -> None:

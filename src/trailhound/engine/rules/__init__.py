@@ -97,9 +97,12 @@ ALL_RULES: tuple[type[Rule], ...] = registry(
 
 
 def load_rules(ids: Sequence[str] | None = None) -> list[Rule]:
-    """Instances of the rules named (case-insensitive ids), or of every enabled rule when none are named."""
+    """Instances of the rules named (case-insensitive ids; `all`: every registered rule, those off by default
+    too), or of every enabled rule when none are named."""
     if not ids:
         return [cls() for cls in ALL_RULES if cls.enabled]
+    if any(i.lower() == "all" for i in ids):
+        return [cls() for cls in ALL_RULES]
     by_id = {cls.id.lower(): cls for cls in ALL_RULES}
     unknown = [i for i in ids if i.lower() not in by_id]
     if unknown:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...alerts.alert import DEFAULT_DEDUP_FIELDS, Alert, dedup_entity, event_key
-from ...alerts.severity import FAILED_CALL_STEPS, Severity
+from ...alerts.severity import Severity
 from ...records.record import Record, as_text
 
 if TYPE_CHECKING:
@@ -29,7 +29,7 @@ class Example:
     """A record the rule must (or must not) match: documentation that runs as a test."""
 
     name: str
-    record: dict
+    record: dict[str, Any]
     expect: bool
     expect_row: dict[str, Any] = field(default_factory=dict)
 
@@ -175,7 +175,7 @@ def target_entity(resource: dict[str, Any]) -> dict[str, Any]:
     return entity
 
 
-def example_call(event_name: str, request: dict[str, Any], response: Any = None, **extra: Any) -> dict:
+def example_call(event_name: str, request: dict[str, Any], response: Any = None, **extra: Any) -> dict[str, Any]:
     """An IAM API call by IAM user mallory for a rule's examples; `extra` replaces top-level fields."""
     record = {
         "eventVersion": "1.09", "eventTime": "2024-08-01T13:42:21Z", "eventSource": "iam.amazonaws.com",
@@ -194,9 +194,9 @@ def example_call(event_name: str, request: dict[str, Any], response: Any = None,
 def make_alert(rule: Rule, record: Record, dedup_fields: Sequence[str] = DEFAULT_DEDUP_FIELDS) -> Alert:
     """The alert for a record the rule matched: the time, the rule's row, then what every alert carries."""
     ekey = event_key(record)
-    # A failed call changed nothing but shows someone trying: still an alert, ranked below a success. A rule's
-    # context plug-in, when it runs, ranks again from the rule's severity and ends with the same step.
-    severity = rule.severity if record.succeeded else rule.severity.lower(FAILED_CALL_STEPS)
+    # A failed call still alerts (someone tried); the run ranks it below a success once every ranking is done
+    # (alerts.severity.failed_call), so the rule's severity is where every alert starts.
+    severity = rule.severity
     row: dict[str, Any] = {"TimeGenerated": record.time_text, **rule.row(record)}
     row.update({
         "RuleId": rule.id,

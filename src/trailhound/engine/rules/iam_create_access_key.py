@@ -31,7 +31,7 @@ _ROLE = {"type": "AssumedRole", "accountId": "111122223333", "principalId": "ARO
          "arn": "arn:aws:sts::111122223333:assumed-role/Admin/alice"}
 
 
-def _create(user: str | None = "alice", **extra: Any) -> dict:
+def _create(user: str | None = "alice", **extra: Any) -> dict[str, Any]:
     request = {} if user is None else {"userName": user}
     response = {"accessKey": {"userName": user or "mallory", "status": "Active", "accessKeyId": "AKIAEXAMPLEKEY1"}}
     return example_call("CreateAccessKey", request, response, **extra)

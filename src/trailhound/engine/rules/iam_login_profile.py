@@ -11,7 +11,7 @@ from ...records.record import Record, as_text
 from .base import Example, Rule, actor_and_addresses, example_call, iam_user_resource, named_user, target_entity
 
 
-def _iam_call(flag: Any = False, user: str | None = "alice", **extra: Any) -> dict:
+def _iam_call(flag: Any = False, user: str | None = "alice", **extra: Any) -> dict[str, Any]:
     request: dict[str, Any] = {}
     if user is not None:
         request["userName"] = user

@@ -36,7 +36,7 @@ _ROLE = {"type": "AssumedRole", "accountId": "111122223333", "principalId": "ARO
                                               "arn": "arn:aws:iam::111122223333:role/Admin"}}}
 
 
-def _update(user: str | None = "alice", flag: Any = None, **extra: Any) -> dict:
+def _update(user: str | None = "alice", flag: Any = None, **extra: Any) -> dict[str, Any]:
     request: dict[str, Any] = {} if user is None else {"userName": user}
     if flag is not None:
         request["passwordResetRequired"] = flag
