@@ -76,6 +76,9 @@ class InputResult:
 def evaluate(records: Iterable[dict[str, Any]], rules: list[Rule], options: ScanOptions, result: InputResult) -> None:
     """Run every rule over records, adding alerts and counts to `result`."""
     since, until = options.since, options.until
+    # A run-wide rule (KQL) only keeps rows here; a rule without the flag (a duck-typed one) judges records.
+    wide = [r for r in rules if getattr(r, "run_wide", False)]
+    single = [r for r in rules if not getattr(r, "run_wide", False)]
     for raw in records:
         result.records += 1
         record = Record(raw, result.origin)
@@ -86,12 +89,11 @@ def evaluate(records: Iterable[dict[str, Any]], rules: list[Rule], options: Scan
             elif (since and when < since) or (until and when > until):
                 result.out_of_range += 1
                 continue
-        for rule in rules:
-            if rule.run_wide:
-                row = rule.keep(record)
-                if row is not None:
-                    result.kept.setdefault(rule.id, []).append(row)
-                continue
+        for rule in wide:
+            row = rule.keep(record)
+            if row is not None:
+                result.kept.setdefault(rule.id, []).append(row)
+        for rule in single:
             try:
                 hit = rule.matches(record)
             except Exception as exc:  # noqa: BLE001 - one odd record must not end the scan

@@ -254,12 +254,15 @@ class Run:
                 summary.duplicates += 1
             else:
                 unique[alert.key] = alert
+        # A DedupEntity derived from the dedup fields follows them when ranking changes one (Severity); one
+        # a KQL query computed itself (FalconForce's) is the query's and stays.
+        own = {a.key for a in concluded if a.row.get("DedupEntity") != dedup_entity(a.row, self.options.dedup_fields)}
         for enrich in self.enrichers:
             enrich(list(unique.values()), self.state)
-        for alert in unique.values():
+        for key, alert in unique.items():
             _rank_failed_call(alert, self.failure_steps)
-            # Ranking may change a dedup field (Severity): DedupEntity must follow it.
-            alert.row["DedupEntity"] = dedup_entity(alert.row, self.options.dedup_fields)
+            if key not in own:
+                alert.row["DedupEntity"] = dedup_entity(alert.row, self.options.dedup_fields)
         alerts, excluded = self._apply_allowlist(list(unique.values()), summary)
         if self.state is not None:
             if excluded:
