@@ -70,7 +70,7 @@ class InputResult:
     prefiltered: bool = False  # no needle anywhere: skipped unparsed
     unparsed: int = 0  # records counted but not parsed: they hold no needle
     traceback: str | None = None  # an unexpected error's traceback, shown only with --debug
-    kept: dict[str, list[dict]] = field(default_factory=dict)  # run-wide rules' rows, by rule id
+    kept: dict[str, list[dict[str, Any]]] = field(default_factory=dict[str, Any])  # run-wide rules' rows, by rule id
 
 
 def evaluate(records: Iterable[dict[str, Any]], rules: list[Rule], options: ScanOptions, result: InputResult) -> None:

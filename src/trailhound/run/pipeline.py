@@ -150,11 +150,11 @@ def with_rule_files(rules: list[Rule], paths: Sequence[Any]) -> tuple[list[Rule]
 
     from ..engine.kql.load import load_rule_files
     from ..engine.kql.plan import KqlError
-    from ..engine.kql.rule import kql_rule
+    from ..engine.kql.rule import KqlRule, kql_rule
 
     specs, skipped = load_rule_files([Path(p) for p in paths])
     notes = [f"--rules: skipped {s.reason}" for s in skipped]
-    loaded: list[Rule] = []
+    loaded: list[KqlRule] = []
     for spec in specs:
         try:
             loaded.append(kql_rule(spec))

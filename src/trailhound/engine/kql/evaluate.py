@@ -104,10 +104,10 @@ def evaluate_tabular(node: p.Node, ctx: Context) -> Table:
         bound = ctx.env.get(node.name)
         if isinstance(bound, Table):
             return bound
-        table = ctx.tables(node.name) if bound is None else None
-        if table is None:
+        named = ctx.tables(node.name) if bound is None else None
+        if named is None:
             raise p.KqlError(f"unknown table {node.name!r}", node.line, node.column, node.name)
-        return table
+        return named
     if isinstance(node, p.Call) and node.name in ("materialize", "view") and len(node.args) == 1:
         return evaluate_tabular(node.args[0], ctx)
     if isinstance(node, p.Call) and node.name == "table" and node.args and isinstance(node.args[0], p.Lit):
@@ -144,7 +144,7 @@ class Scalar:
     """Evaluates scalar expressions on one row (or on none, for lets)."""
 
     def __init__(self, ctx: Context, row: dict[str, Any], columns: list[str],
-                 sides: tuple[dict, dict] | None = None) -> None:
+                 sides: tuple[dict[str, Any], dict[str, Any]] | None = None) -> None:
         self.ctx, self.row, self.columns, self.sides = ctx, row, columns, sides
 
     def eval(self, node: p.Node) -> Any:
@@ -195,10 +195,10 @@ class Scalar:
         number = to_number(value)
         return None if number is None else -number
 
-    def _ArrayLit(self, node: p.ArrayLit) -> list:
+    def _ArrayLit(self, node: p.ArrayLit) -> list[Any]:
         return [self.eval(item) for item in node.items]
 
-    def _BagLit(self, node: p.BagLit) -> dict:
+    def _BagLit(self, node: p.BagLit) -> dict[str, Any]:
         return {key: self.eval(value) for key, value in node.pairs}
 
     def _Star(self, node: p.Star) -> Any:
@@ -346,7 +346,7 @@ def _compare(op: str, left: Any, right: Any) -> bool | None:
     if left is None or right is None:
         return None
     try:
-        return {"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op]
+        return bool({"<": left < right, "<=": left <= right, ">": left > right, ">=": left >= right}[op])
     except TypeError:
         return None
 
@@ -512,12 +512,12 @@ def _project_rename(op: p.ProjectRename, table: Table, ctx: Context) -> Table:
 
 def _distinct(op: p.Distinct, table: Table, ctx: Context) -> Table:
     if len(op.items) == 1 and isinstance(op.items[0].expr, p.Star):
-        names, exprs = table.columns, [p.Col(c) for c in table.columns]
+        names, exprs = table.columns, [p.Col(c) for c in table.columns]  # type: list[str], list[p.Node]
     else:
         counter = [0]
         names = [_name_for(item, table.columns, counter) for item in op.items]
         exprs = [item.expr for item in op.items]
-    seen: dict[tuple, dict] = {}
+    seen: dict[tuple[Any, ...], dict[str, Any]] = {}
     for row in table.rows:
         scalar = Scalar(ctx, row, table.columns)
         values = {n: scalar.eval(e) for n, e in zip(names, exprs)}
@@ -529,7 +529,7 @@ def _distinct(op: p.Distinct, table: Table, ctx: Context) -> Table:
     return Table(list(names), list(seen.values()))
 
 
-def _sort_rows(keys: list[p.SortKey], table: Table, ctx: Context) -> list[dict]:
+def _sort_rows(keys: list[p.SortKey], table: Table, ctx: Context) -> list[dict[str, Any]]:
     rows = list(table.rows)
     for key in reversed(keys):  # stable sorts, last key first
         values = [Scalar(ctx, row, table.columns).eval(key.expr) for row in rows]
@@ -564,7 +564,7 @@ def _count(op: p.Count, table: Table, ctx: Context) -> Table:
 def _summarize(op: p.Summarize, table: Table, ctx: Context) -> Table:
     counter = [0]
     by_names = [_name_for(item, table.columns, counter) for item in op.by]
-    groups: dict[tuple, tuple[dict, list[dict]]] = {}
+    groups: dict[tuple[Any, ...], tuple[dict[str, Any], list[dict[str, Any]]]] = {}
     for row in table.rows:
         scalar = Scalar(ctx, row, table.columns)
         keys = {n: scalar.eval(item.expr) for n, item in zip(by_names, op.by)}
@@ -575,7 +575,7 @@ def _summarize(op: p.Summarize, table: Table, ctx: Context) -> Table:
     if not op.by and not groups:
         groups[()] = ({}, [])  # summarize without by gives one row, even over no rows
     columns = list(by_names)
-    layouts: list[Callable[[list[dict]], dict]] = []
+    layouts: list[Callable[[list[dict[str, Any]]], dict[str, Any]]] = []
     for item in op.aggregates:
         layouts.append(_aggregate(item, table, ctx, columns, by_names))
     rows = []
@@ -588,7 +588,7 @@ def _summarize(op: p.Summarize, table: Table, ctx: Context) -> Table:
 
 
 def _aggregate(item: p.Assign, table: Table, ctx: Context, columns: list[str], by_names: list[str]
-               ) -> Callable[[list[dict]], dict]:
+               ) -> Callable[[list[dict[str, Any]]], dict[str, Any]]:
     """One aggregate: its output column names (added to `columns`) and the function computing them."""
     call = item.expr
     if not isinstance(call, p.Call):
@@ -601,7 +601,8 @@ def _aggregate(item: p.Assign, table: Table, ctx: Context, columns: list[str], b
         first = _unique(first, set(columns))
         columns.append(first)
         if any(isinstance(w, p.Star) for w in wanted):
-            extra = [(c, p.Col(c)) for c in table.columns if c != derived_name(target) and c not in by_names]
+            extra: list[tuple[str, p.Node]] = [
+                (c, p.Col(c)) for c in table.columns if c != derived_name(target) and c not in by_names]
         else:
             extra = [(derived_name(w) or f"Column{i + 1}", w) for i, w in enumerate(wanted)]
         out_names = []
@@ -610,7 +611,7 @@ def _aggregate(item: p.Assign, table: Table, ctx: Context, columns: list[str], b
             columns.append(out)
             out_names.append(out)
 
-        def arg_extreme(rows: list[dict]) -> dict:
+        def arg_extreme(rows: list[dict[str, Any]]) -> dict[str, Any]:
             scored = [(Scalar(ctx, r, table.columns).eval(target), r) for r in rows]
             scored = [(v, r) for v, r in scored if v is not None and v != ""]
             if not scored:
@@ -627,7 +628,7 @@ def _aggregate(item: p.Assign, table: Table, ctx: Context, columns: list[str], b
     columns.append(out)
     args = call.args
 
-    def aggregate(rows: list[dict]) -> dict:
+    def aggregate(rows: list[dict[str, Any]]) -> dict[str, Any]:
         values = [tuple(Scalar(ctx, r, table.columns).eval(a) for a in args) for r in rows]
         return {out: reducer(values)}
     return aggregate
@@ -663,16 +664,16 @@ def _join(op: p.Join, left: Table, ctx: Context) -> Table:
     kind = {"leftantisemi": "leftanti", "anti": "leftanti", "rightantisemi": "rightanti", "semi": "leftsemi",
             "outer": "leftouter"}.get(kind, kind)
 
-    def key_of(row: dict, side: int) -> tuple | None:
+    def key_of(row: dict[str, Any], side: int) -> tuple[Any, ...] | None:
         values = tuple(row.get(k[side]) for k in keys)
         return tuple(hashable(v) for v in values)
 
-    index: dict[tuple | None, list[dict]] = {}
+    index: dict[tuple[Any, ...] | None, list[dict[str, Any]]] = {}
     for row in right.rows:
         index.setdefault(key_of(row, 1), []).append(row)
     left_rows = left.rows
     if kind == "innerunique":  # Kusto's default: one left row per key value
-        seen: dict[tuple | None, dict] = {}
+        seen: dict[tuple[Any, ...] | None, dict[str, Any]] = {}
         for row in left_rows:
             seen.setdefault(key_of(row, 0), row)
         left_rows = list(seen.values())
@@ -698,7 +699,7 @@ def _join(op: p.Join, left: Table, ctx: Context) -> Table:
         rename[col] = new
         columns.append(new)
 
-    def merged(lrow: dict | None, rrow: dict | None) -> dict:
+    def merged(lrow: dict[str, Any] | None, rrow: dict[str, Any] | None) -> dict[str, Any]:
         out = {c: None for c in columns}
         if lrow is not None:
             out.update(lrow)
@@ -708,7 +709,7 @@ def _join(op: p.Join, left: Table, ctx: Context) -> Table:
                 out.update({k[0]: rrow.get(k[1]) for k in keys})
         return out
 
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     matched_right: set[int] = set()
     for lrow in left_rows:
         partners = index.get(key_of(lrow, 0), [])
@@ -753,8 +754,8 @@ def _expand_value(value: Any) -> list[Any]:
     return [value]
 
 
-def _mv_rows(items: list[p.MvItem], row: dict, columns: list[str], ctx: Context, limit: int | None
-             ) -> list[dict]:
+def _mv_rows(items: list[p.MvItem], row: dict[str, Any], columns: list[str], ctx: Context, limit: int | None
+             ) -> list[dict[str, Any]]:
     scalar = Scalar(ctx, row, columns)
     expanded = []
     for item in items:
@@ -799,7 +800,7 @@ def _mv_apply(op: p.MvApply, table: Table, ctx: Context) -> Table:
     limit = int(to_number(Scalar(ctx, {}, []).eval(op.limit)) or 0) if op.limit is not None else None
     inner_columns = _mv_columns(op.items, table.columns)
     out_columns: list[str] | None = None
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for row in table.rows:
         sub = Table(inner_columns, _mv_rows(op.items, row, table.columns, ctx, limit))
         for sub_op in op.sub:

@@ -170,7 +170,7 @@ def _strcat_array(array: Any, sep: Any) -> str:
     return to_string(sep).join(to_string(v) for v in array) if isinstance(array, list) else ""
 
 
-def _pack(*args: Any) -> dict:
+def _pack(*args: Any) -> dict[str, Any]:
     return {to_string(args[i]): args[i + 1] for i in range(0, len(args) - 1, 2)}
 
 
@@ -192,11 +192,11 @@ def _replace_regex(text: Any, pattern: Any, rewrite: Any) -> str:
     return re.sub(to_string(pattern), re.sub(r"\\(\d)", r"\\\1", to_string(rewrite)), to_string(text))
 
 
-def _bag_keys(value: Any) -> list | None:
+def _bag_keys(value: Any) -> list[Any] | None:
     return list(value) if isinstance(value, dict) else None
 
 
-def _array_concat(*arrays: Any) -> list:
+def _array_concat(*arrays: Any) -> list[Any]:
     return [v for a in arrays if isinstance(a, list) for v in a]
 
 
@@ -261,27 +261,27 @@ SCALARS: dict[str, Callable[..., Any]] = {
 # Aggregates ---------------------------------------------------------------------------------------------
 # Each: (output name prefix, reducer over the list of argument tuples of the group's rows).
 
-def _agg_count(rows: list[tuple]) -> int:
+def _agg_count(rows: list[tuple[Any, ...]]) -> int:
     return len(rows)
 
 
-def _agg_countif(rows: list[tuple]) -> int:
+def _agg_countif(rows: list[tuple[Any, ...]]) -> int:
     return sum(1 for (cond, *_) in rows if to_bool(cond))
 
 
-def _agg_dcount(rows: list[tuple]) -> int:
+def _agg_dcount(rows: list[tuple[Any, ...]]) -> int:
     return len({hashable(r[0]) for r in rows if r[0] is not None})
 
 
-def _agg_dcountif(rows: list[tuple]) -> int:
+def _agg_dcountif(rows: list[tuple[Any, ...]]) -> int:
     return len({hashable(r[0]) for r in rows if r[0] is not None and to_bool(r[1])})
 
 
-def _limit(rows: list[tuple], at: int) -> int:
+def _limit(rows: list[tuple[Any, ...]], at: int) -> int:
     return int(to_number(rows[0][at]) or 1048576) if rows and len(rows[0]) > at else 1048576
 
 
-def _agg_make_set(rows: list[tuple]) -> list:
+def _agg_make_set(rows: list[tuple[Any, ...]]) -> list[Any]:
     out: dict[Any, Any] = {}
     limit = _limit(rows, 1)
     for r in rows:
@@ -292,25 +292,25 @@ def _agg_make_set(rows: list[tuple]) -> list:
     return list(out.values())
 
 
-def _agg_make_set_if(rows: list[tuple]) -> list:
+def _agg_make_set_if(rows: list[tuple[Any, ...]]) -> list[Any]:
     return _agg_make_set([(r[0], *r[2:]) for r in rows if to_bool(r[1])])
 
 
-def _agg_make_list(rows: list[tuple]) -> list:
+def _agg_make_list(rows: list[tuple[Any, ...]]) -> list[Any]:
     limit = _limit(rows, 1)
-    out: list = []
+    out: list[Any] = []
     for r in rows:
         values = r[0] if isinstance(r[0], list) else [r[0]]
         out.extend(v for v in values if v is not None)
     return out[:limit]
 
 
-def _agg_make_list_if(rows: list[tuple]) -> list:
+def _agg_make_list_if(rows: list[tuple[Any, ...]]) -> list[Any]:
     return _agg_make_list([(r[0], *r[2:]) for r in rows if to_bool(r[1])])
 
 
-def _agg_make_bag(rows: list[tuple]) -> dict:
-    out: dict = {}
+def _agg_make_bag(rows: list[tuple[Any, ...]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
     for (v, *_) in rows:
         if isinstance(v, dict):
             for key, val in v.items():
@@ -318,31 +318,31 @@ def _agg_make_bag(rows: list[tuple]) -> dict:
     return out
 
 
-def _agg_min(rows: list[tuple]) -> Any:
+def _agg_min(rows: list[tuple[Any, ...]]) -> Any:
     values = [r[0] for r in rows if not is_empty(r[0])]
     return min(values, key=order_key) if values else None
 
 
-def _agg_max(rows: list[tuple]) -> Any:
+def _agg_max(rows: list[tuple[Any, ...]]) -> Any:
     values = [r[0] for r in rows if not is_empty(r[0])]
     return max(values, key=order_key) if values else None
 
 
-def _agg_sum(rows: list[tuple]) -> Any:
+def _agg_sum(rows: list[tuple[Any, ...]]) -> Any:
     values = [to_number(r[0]) for r in rows if to_number(r[0]) is not None]
-    return sum(values) if values else 0  # type: ignore[arg-type]
+    return sum(values) if values else 0
 
 
-def _agg_avg(rows: list[tuple]) -> Any:
+def _agg_avg(rows: list[tuple[Any, ...]]) -> Any:
     values = [to_number(r[0]) for r in rows if to_number(r[0]) is not None]
     return sum(values) / len(values) if values else None  # type: ignore[arg-type]
 
 
-def _agg_any(rows: list[tuple]) -> Any:
+def _agg_any(rows: list[tuple[Any, ...]]) -> Any:
     return rows[0][0] if rows else None
 
 
-AGGREGATES: dict[str, tuple[str, Callable[[list[tuple]], Any]]] = {
+AGGREGATES: dict[str, tuple[str, Callable[[list[tuple[Any, ...]]], Any]]] = {
     "count": ("count_", _agg_count),
     "countif": ("countif_", _agg_countif),
     "dcount": ("dcount_", _agg_dcount),

@@ -105,8 +105,8 @@ def _falconforce(path: Path, text: str) -> tuple[str, int, dict[str, Any]]:
         "references": _bullets(sections.get("references", "")),
         "version": version[0] if version else "1.0",
     }
-    line = text[:match.start(1)].count("\n") + 1
-    return match.group(1), line, meta
+    first_line = text[:match.start(1)].count("\n") + 1
+    return match.group(1), first_line, meta
 
 
 def sentinel_duration(value: Any, where: str) -> timedelta | None:

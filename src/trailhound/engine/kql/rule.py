@@ -32,7 +32,7 @@ from .evaluate import INGESTION, Context, Table, run_script
 from .load import RuleSpec
 from .needles import derive_needles
 from .table import COLUMNS, cloudtrail_row, cloudtrail_table
-from .values import format_datetime, format_timespan, to_string
+from .values import format_datetime, format_timespan, parse_timespan_literal, to_string
 
 SECURITY_ALERT_COLUMNS = ("TimeGenerated", "DisplayName", "AlertName", "AlertSeverity", "Description",
                           "ProviderName", "VendorName", "ProductName", "SystemAlertId", "Status", "StartTime",
@@ -129,7 +129,7 @@ class KqlRule(Rule):
         step = self.frequency.total_seconds()
         period = self.period or self.frequency
         first = datetime.fromtimestamp(math.ceil(min(times).timestamp() / step) * step, UTC)
-        out = []
+        out: list[tuple[datetime | None, datetime]] = []
         now = first
         while now < last:
             out.append((now - period, now))
@@ -264,7 +264,7 @@ def kql_rule(spec: RuleSpec) -> KqlRule:
     if frequency is None and spec.kind == "falconforce":
         match = _TIMEFRAME.search(spec.text)  # FalconForce: "let timeframe = 2*1h" — runs every 1h over 2h
         if match:
-            frequency = p.parse_timespan_literal(match.group(1))
+            frequency = parse_timespan_literal(match.group(1))
             period = frequency * 2 if frequency else None
     columns = tuple(c for c in schema if c not in LEADING_COLUMNS + GENERIC_COLUMNS)
     attrs = {
@@ -275,7 +275,9 @@ def kql_rule(spec: RuleSpec) -> KqlRule:
         "columns": columns, "spec": spec, "frequency": frequency, "period": period,
     }
     cls = type(f"KqlRule_{re.sub(r'[^A-Za-z0-9_]', '_', spec.id)}", (KqlRule,), attrs)
-    cls.needles, cls.also_needles = needles, also
+    # After the class exists: Rule.__init_subclass__ derives (empty) needles from event names.
+    setattr(cls, "needles", needles)  # noqa: B010 - a ClassVar set on the new class, not an instance
+    setattr(cls, "also_needles", also)  # noqa: B010
     rule: KqlRule = cls()
     return rule
 

@@ -87,15 +87,19 @@ def delivery_time(origin: str) -> datetime | None:
         return None
 
 
+def _bag(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
 def cloudtrail_row(record: Record) -> dict[str, Any]:
     """One AWSCloudTrail row for a record, with its ingestion time under a hidden key."""
     raw = record.raw
     identity = record.identity
-    context = identity.get("sessionContext") if isinstance(identity.get("sessionContext"), dict) else {}
-    attributes = context.get("attributes") if isinstance(context.get("attributes"), dict) else {}
+    context: dict[str, Any] = _bag(identity.get("sessionContext"))
+    attributes: dict[str, Any] = _bag(context.get("attributes"))
     issuer = record.session_issuer
-    tls = raw.get("tlsDetails") if isinstance(raw.get("tlsDetails"), dict) else {}
-    request = raw.get("requestParameters") if isinstance(raw.get("requestParameters"), dict) else {}
+    tls: dict[str, Any] = _bag(raw.get("tlsDetails"))
+    request: dict[str, Any] = _bag(raw.get("requestParameters"))
     row: dict[str, Any] = {c: _text(raw.get(f)) for c, f in VERBATIM.items()}
     row.update({c: "" if raw.get(f) is None else _text(raw.get(f)) for c, f in JSON_TEXT.items()})
     row.update({c: _text(identity.get(f)) for c, f in IDENTITY.items()})

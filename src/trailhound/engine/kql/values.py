@@ -203,14 +203,14 @@ def kusto_equal(left: Any, right: Any) -> bool | None:
         ld, rd = to_datetime(left), to_datetime(right)
         return None if ld is None or rd is None else ld == rd
     if isinstance(left, timedelta) or isinstance(right, timedelta):
-        return left == right
+        return bool(left == right)
     if isinstance(left, (int, float)) or isinstance(right, (int, float)):
         ln, rn = to_number(left), to_number(right)
         return None if ln is None or rn is None else ln == rn
     return to_string(left) == to_string(right)
 
 
-def order_key(value: Any) -> tuple:
+def order_key(value: Any) -> tuple[Any, ...]:
     """A sort key across Kusto types: nulls first, then numbers, datetimes, timespans, strings."""
     if value is None:
         return (0,)
