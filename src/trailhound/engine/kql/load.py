@@ -13,8 +13,6 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .plan import KqlError, Script, parse_query, relocated
 from .values import parse_timespan_literal
 
@@ -125,6 +123,8 @@ def sentinel_duration(value: Any, where: str) -> timedelta | None:
 
 
 def _yaml(path: Path, text: str) -> tuple[str, int, dict[str, Any]]:
+    import yaml  # only Sentinel's files need it: markdown and .kql load without
+
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as exc:
