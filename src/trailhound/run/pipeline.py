@@ -141,45 +141,13 @@ def rules_named(ids: Iterable[str]) -> list[Rule]:
 
 
 def with_rule_files(rules: list[Rule], paths: Sequence[Any]) -> tuple[list[Rule], list[str]]:
-    """The built-in rules plus those loaded from KQL rule files (--rules), and one line per file saying what
-    happened: a file that cannot run is skipped (the others load); a loaded rule whose id is a built-in's
-    replaces it for this run."""
+    """The built-in rules plus the KQL rules of --rules, and a note per file (engine/kql/catalog.py); the KQL
+    engine loads only when --rules is given."""
     if not paths:
         return rules, []
-    from pathlib import Path
+    from ..engine.kql.catalog import with_rule_files as with_kql_rules
 
-    from ..engine.kql.load import load_rule_files
-    from ..engine.kql.plan import KqlError
-    from ..engine.kql.rule import KqlRule, kql_rule
-
-    specs, skipped = load_rule_files([Path(p) for p in paths])
-    notes = [f"--rules: skipped {s.reason}" for s in skipped]
-    loaded: list[KqlRule] = []
-    for spec in specs:
-        try:
-            loaded.append(kql_rule(spec))
-        except KqlError as exc:
-            notes.append(f"--rules: skipped {exc}")
-    if not specs and not loaded and skipped and len(skipped) == len(list(paths)) and all(
-            "no such file" in s.reason for s in skipped):
-        raise ConfigError(f"--rules: {skipped[0].reason}")
-    by_id = {r.id.lower(): r for r in loaded}
-    kept: list[Rule] = []
-    for rule in rules:
-        if rule.id.lower() in by_id:
-            notes.append(f"--rules: {by_id[rule.id.lower()].id} from {by_id[rule.id.lower()].spec.path} "
-                         f"replaces the built-in rule {rule.id} for this run")
-        else:
-            kept.append(rule)
-    seen: set[str] = set()
-    for rule in loaded:
-        if rule.id.lower() in seen:
-            notes.append(f"--rules: skipped {rule.spec.path}: rule id {rule.id} already loaded")
-            continue
-        seen.add(rule.id.lower())
-        kept.append(rule)
-        notes.append(f"--rules: loaded {rule.id} ({rule.spec.path})")
-    return kept, notes
+    return with_kql_rules(rules, paths)
 
 
 @dataclass
