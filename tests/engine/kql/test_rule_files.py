@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -65,36 +64,6 @@ def test_spec_dedup_join_drops_events_alerted_by_an_earlier_run(tmp_path: Path) 
     second = subprocess.run(command, capture_output=True, text=True)
     assert first.stdout.count("\n") == 3 and "replaces the built-in rule 0xFF-0237" in first.stderr
     assert second.stdout == "" and "0 match(es)" in second.stderr, second.stderr
-
-
-def test_cross_check_spec_text_against_native_rule() -> None:
-    """Every difference between the spec's KQL and the native rule is one of the native rule's documented
-    improvements (its blind_spots text): listed here."""
-    native = PasswordAssignedToExistingIAMUser()
-    rule = kql_rule(load_rule_file(SPEC))
-    records = _records()
-    native_ids = {r.event_id for r in records if native.matches(r)}
-    # Each record judged alone at its own time, so ago(2h) and the dedup join judge nothing but the event.
-    kql_ids: set[str] = set()
-    for record in records:
-        row = rule.keep(record)
-        if row is None:
-            continue
-        out = rule.evaluate([row], [], record.time or datetime.now(UTC))
-        kql_ids.update(str(r.get("AwsEventId")) for r in out.rows)
-    by_id = {r.event_id: r for r in records}
-    differences = []
-    for event_id in sorted(native_ids ^ kql_ids):
-        record = by_id[event_id]
-        request = record.request
-        if event_id in native_ids and "passwordResetRequired" not in request:
-            differences.append((event_id, "native: flag not recorded in the request (response or API default)"))
-        elif event_id in native_ids and record.event_source != "iam.amazonaws.com":
-            differences.append((event_id, "native: case variants"))
-        else:
-            differences.append((event_id, "UNEXPLAINED"))
-    assert all(reason != "UNEXPLAINED" for _, reason in differences), differences
-    assert native_ids & kql_ids  # they agree on the plain cases
 
 
 def test_every_shared_rule_file_loads_or_names_its_first_unsupported_construct(capsys) -> None:  # type: ignore[no-untyped-def]
