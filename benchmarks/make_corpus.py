@@ -16,7 +16,7 @@ import gzip
 import random
 import string
 import sys
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import orjson
@@ -24,9 +24,9 @@ import orjson
 from trailhound import demo
 
 
-def planted(rnd: random.Random, index: int) -> tuple[list[dict], list[str]]:
-    """The records hidden in file `index`: (records, eventIDs that must alert)."""
-    when = demo.DAY + timedelta(minutes=index)
+def planted(rnd: random.Random, index: int, when: datetime) -> tuple[list[dict], list[str]]:
+    """The records hidden in file `index`, at `when` inside the file's five minutes (a scheduled KQL rule sees
+    an event only while it is inside the rule's period, as Sentinel does): (records, eventIDs that must alert)."""
     thief = demo._user("ci-deploy")
     match = demo._login_profile(rnd, when, thief, f"victim-{index}", False, demo.ATTACKER_IP)
     shouty = demo._login_profile(rnd, when, thief, f"victim-{index}-b", False, demo.ATTACKER_IP)
@@ -118,7 +118,7 @@ def write_corpus(out: Path, files: int, total_mb: float, seed: int = 237, plant_
             records.append(record)
             size += len(record) + 1
         if index % plant_every == plant_every // 2:
-            extra, ids = planted(rnd, index)
+            extra, ids = planted(rnd, index, start + timedelta(minutes=2))
             expected += ids
             for record in extra:
                 records.insert(rnd.randrange(len(records) + 1), orjson.dumps(record))

@@ -4,7 +4,8 @@
 
 CORPUS is what make_corpus.py wrote (CORPUS/AWSLogs, CORPUS/expected.txt). Contenders, each in its own
 process so peak memory is its own: decompression alone with ISA-L and with the standard library (the
-floor: no scanner can beat reading its input), `trailhound scan` with 1 and N workers, a plain orjson
+floor: no scanner can beat reading its input), `trailhound scan` with 1 and N workers, the spec's KQL text
+(`--rules ../shared/spec/0xFF-0237.md`, where that file is) against the native rule, a plain orjson
 parse-everything loop, jq, and DuckDB's read_json; and a bound, the least an exact needle prefilter does
 (decompress, one needle search). jq and DuckDB run only where installed (make bench installs both). Each
 contender under 10 s runs five times, in rounds, and its median run counts. Prints a markdown table: seconds, CPU
@@ -85,6 +86,13 @@ for (event_id,) in rows:
 """
 
 
+# The spec's own KQL (published FalconForce text, read from ../shared, never copied here). Its rule declares no
+# context plug-in, so it is held against the native rule without context: the same work, query for code.
+SPEC = HERE.parents[1] / "shared" / "spec" / "0xFF-0237.md"  # HERE is benchmarks/: ../../shared
+KQL_SPEC = "trailhound scan --rules spec (KQL), 1 worker"
+KQL_NATIVE = "trailhound --no-context, 1 worker"
+
+
 # GNU time runs each contender from a process of ~2 MB. Started straight from this one, a contender's peak
 # RSS would count this harness's (the kernel keeps the larger of the two across exec).
 TIME = "/usr/bin/time"
@@ -135,6 +143,9 @@ def contenders(files: list[str], root: str, workers: int) -> list[tuple[str, lis
                                                  "--no-prefilter", "--format", "jsonl"], False),
         ("orjson parse-everything loop", [py, "-c", ORJSON_LOOP, *files], False),
     ]
+    if SPEC.exists():  # the spec's KQL text run as written, in place of the native rule (issue 14)
+        found.insert(7, (KQL_SPEC, [py, "-m", "trailhound", "scan", root, "--workers", "1", "--no-context",
+                                    "--rules", str(SPEC), "--format", "jsonl"], False))
     if shutil.which("jq"):
         listing = " ".join(f"'{f}'" for f in files)
         found.append(("jq", [f"for f in {listing}; do {py} -m isal.igzip -d -c \"$f\"; done | "
@@ -207,6 +218,9 @@ def _print_table(rows: list[dict], json_bytes: int, files: int, planted: int) ->
         vs_one = f"{one / r['seconds']:.2f}x" if one and not r["name"].endswith(", 1 worker") else ""
         print(f"| {r['name']} | {r['seconds']:.2f} | {r['cpu']:.2f} | {json_bytes / r['seconds'] / 1e9:.2f} | "
               f"{r['seconds'] / floor:.2f} | {vs_one} | {r['peak_rss'] / 2**20:.0f} MB | {agree} |")
+    if KQL_SPEC in by_name and KQL_NATIVE in by_name:
+        print(f"\nThe spec's KQL text against the native rule (both 1 worker, no context): "
+              f"{by_name[KQL_SPEC] / by_name[KQL_NATIVE]:.2f}x its time")
     others = {name: by_name[name] for name in ("jq", "DuckDB read_json") if name in by_name}
     if others:
         print("\nHow many times faster than the other tools (their seconds / trailhound's):\n")

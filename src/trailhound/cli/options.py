@@ -26,6 +26,11 @@ DedupWindow = Annotated[str, typer.Option(
     "--dedup-window", help="With --state: suppress an alert whose DedupEntity alerted this recently.")]
 Rule = Annotated[list[str] | None, typer.Option(
     "--rule", help="Run only this rule (repeatable); `all`: every rule, those off by default too.")]
+RuleFiles = Annotated[list[Path] | None, typer.Option(
+    "--rules", help="KQL rule file or folder (repeatable): FalconForce markdown, Sentinel analytic or hunting "
+                    "YAML, .kql. A rule whose id is a built-in's replaces it for the run.")]
+Now = Annotated[str | None, typer.Option(
+    "--now", help="now()/ago() for KQL rules, ISO 8601 (default: --until, else the data's end).")]
 OnboardingWindow = Annotated[str, typer.Option(
     "--onboarding-window", help="A password set this soon after the same principal created the user is "
                                 "onboarding (severity Low).")]

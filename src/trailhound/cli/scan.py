@@ -37,9 +37,11 @@ def scan(
     allowlist: o.Allowlist = None,
     since: o.Since = None,
     until: o.Until = None,
+    now: o.Now = None,
     dedup_fields: o.DedupFields = "EventID",
     dedup_window: o.DedupWindow = "2h",
     rule: o.Rule = None,
+    rule_files: o.RuleFiles = None,
     onboarding_window: o.OnboardingWindow = "60m",
     login_window: o.LoginWindow = "12h",
     severity_steps: o.SeveritySteps = None,
@@ -78,7 +80,8 @@ def scan(
             inputs=InputSettings.from_options(paths, accounts, regions, event_history),
             detection=DetectionSettings.from_options(
                 rule, since, until, dedup_fields, dedup_window, not no_prefilter, allowlist,
-                ContextSettings(not no_context, onboarding_window, login_window, tuple(severity_steps or ()))),
+                ContextSettings(not no_context, onboarding_window, login_window, tuple(severity_steps or ())),
+                rule_files, now),
             state=state,
             output=OutputSettings.from_options(fmt),
             delivery=DeliverySettings(tuple(sink or ()), config),
@@ -125,6 +128,8 @@ def report(summary: Summary, debug: bool = False) -> None:
         sys.stderr.write(f"trailhound: note: {inert(origin)}: {inert(notice)}\n")
     for line in summary.expired_entries:
         sys.stderr.write(f"trailhound: warning: {inert(line)}\n")
+    for line in summary.notes:
+        sys.stderr.write(f"trailhound: {inert(line)}\n")
     places = "" if set(summary.read_from) <= {"local files"} else " (" + ", ".join(
         f"{count} from {where}" for where, count in sorted(summary.read_from.items())) + ")"
     parts = [f"{summary.inputs} input(s){places}", f"{summary.bytes / 1e6:.1f} MB", f"{summary.records} record(s)",

@@ -30,6 +30,7 @@ def watch(
     dedup_fields: o.DedupFields = "EventID",
     dedup_window: o.DedupWindow = "2h",
     rule: o.Rule = None,
+    rule_files: o.RuleFiles = None,
     onboarding_window: o.OnboardingWindow = "60m",
     login_window: o.LoginWindow = "12h",
     severity_steps: o.SeveritySteps = None,
@@ -75,7 +76,8 @@ def watch(
             inputs=InputSettings.from_options(urls, accounts, regions),
             detection=DetectionSettings.from_options(
                 rule, dedup_fields=dedup_fields, dedup_window=dedup_window, allowlist=allowlist,
-                context=ContextSettings(not no_context, onboarding_window, login_window, tuple(severity_steps or ()))),
+                context=ContextSettings(not no_context, onboarding_window, login_window, tuple(severity_steps or ())),
+                rule_files=rule_files),
             state=state, output=output, delivery=DeliverySettings(tuple(sink or ()), config),
             execution=ExecutionSettings(threads=threads),
             watch=WatchSettings.from_options(sqs_queue_url, interval, lookback, once, visibility_timeout))

@@ -71,11 +71,15 @@ class InputResult:
     prefiltered: bool = False  # no needle anywhere: skipped unparsed
     unparsed: int = 0  # records counted but not parsed: they hold no needle
     traceback: str | None = None  # an unexpected error's traceback, shown only with --debug
+    kept: dict[str, list[dict[str, Any]]] = field(default_factory=dict[str, Any])  # run-wide rules' rows, by rule id
 
 
 def evaluate(records: Iterable[dict[str, Any]], rules: list[Rule], options: ScanOptions, result: InputResult) -> None:
     """Run every rule over records, adding alerts and counts to `result`."""
     since, until = options.since, options.until
+    # A run-wide rule (KQL) only keeps rows here; a rule without the flag (a duck-typed one) judges records.
+    wide = [r for r in rules if getattr(r, "run_wide", False)]
+    single = [r for r in rules if not getattr(r, "run_wide", False)]
     for raw in records:
         result.records += 1
         record = Record(raw, result.origin)
@@ -86,7 +90,11 @@ def evaluate(records: Iterable[dict[str, Any]], rules: list[Rule], options: Scan
             elif (since and when < since) or (until and when > until):
                 result.out_of_range += 1
                 continue
-        for rule in rules:
+        for rule in wide:
+            row = rule.keep(record)
+            if row is not None:
+                result.kept.setdefault(rule.id, []).append(row)
+        for rule in single:
             try:
                 hit = rule.matches(record)
             except Exception as exc:  # noqa: BLE001 - one odd record must not end the scan

@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..alerts.alert import Alert, dedup_entity
@@ -79,6 +79,7 @@ class Summary:
     excluded_by: Counter[str] = field(default_factory=Counter)
     read_from: Counter[str] = field(default_factory=Counter)  # inputs by place: CloudTrail layout, Security Lake, ...
     expired_entries: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)  # one line each: rule files loaded, skipped, replacing
     seconds: float = 0.0
 
     def add(self, result: InputResult) -> None:
@@ -150,6 +151,16 @@ def rules_named(ids: Iterable[str]) -> list[Rule]:
         raise ConfigError(f"--rule: {exc}") from None
 
 
+def with_rule_files(rules: list[Rule], paths: Sequence[Any]) -> tuple[list[Rule], list[str]]:
+    """The built-in rules plus the KQL rules of --rules, and a note per file (engine/kql/catalog.py); the KQL
+    engine loads only when --rules is given."""
+    if not paths:
+        return rules, []
+    from ..engine.kql.catalog import with_rule_files as with_kql_rules
+
+    return with_kql_rules(rules, paths)
+
+
 @dataclass
 class Run:
     """The run-wide part of one run. Built from its parts (tests, benchmarks) or from Settings."""
@@ -164,13 +175,15 @@ class Run:
     sinks: list[Sink] = field(default_factory=list)
     settings: Settings = field(default_factory=Settings)
     today: date | None = None
+    now: datetime | None = None  # now()/ago() of run-wide (KQL) rules; None: --until, else the data's end
+    notes: list[str] = field(default_factory=list)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Run:
         """Everything checked and built before any input is read; a problem is a ConfigError. The state
         store, when there is one, is open: close it with `close()` (or use the Run as a context manager)."""
         detection = settings.detection
-        rules = rules_named(detection.rules)
+        rules, notes = with_rule_files(rules_named(detection.rules), detection.rule_files)
         policy = context_policy(detection.context)
         collectors, enrichers = build_context(detection.context, rules, policy)
         options = ScanOptions(since=detection.since, until=detection.until,
@@ -182,7 +195,8 @@ class Run:
         if state is not None:
             state.sink_ids = tuple(s.id for s in sinks)
         return cls(rules=rules, options=options, allowlist=allowlist, state=state, failure_steps=policy.failure_steps,
-                   dedup_window_s=detection.dedup_window_s, enrichers=enrichers, sinks=sinks, settings=settings)
+                   dedup_window_s=detection.dedup_window_s, enrichers=enrichers, sinks=sinks, settings=settings,
+                   now=detection.now, notes=notes)
 
     def __enter__(self) -> Run:
         return self
@@ -199,13 +213,19 @@ class Run:
         """The run-wide steps over every input's result. `processed`, called once every result is in, names
         the objects to mark done in the state store, in the same transaction as the alerts (incremental.py)."""
         started = time.perf_counter()
-        summary = Summary()
+        summary = Summary(notes=list(self.notes))
         matches: list[Alert] = []
+        kept: dict[str, list[dict[str, Any]]] = {}
         for result in results:
             summary.add(result)
             matches.extend(result.alerts)
+            for rule_id, rows in result.kept.items():
+                kept.setdefault(rule_id, []).extend(rows)
             for enricher in self.enrichers:
                 enricher.remember(result.related, self.state)
+        concluded = self.conclude(kept)
+        summary.matches += len(concluded)
+        matches.extend(concluded)
         matches.sort(key=lambda a: (a.sort_key, a.origin))
         unique: dict[str, Alert] = {}
         for alert in matches:
@@ -213,12 +233,15 @@ class Run:
                 summary.duplicates += 1
             else:
                 unique[alert.key] = alert
+        # A DedupEntity derived from the dedup fields follows them when ranking changes one (Severity); one
+        # a KQL query computed itself (FalconForce's) is the query's and stays.
+        own = {a.key for a in concluded if a.row.get("DedupEntity") != dedup_entity(a.row, self.options.dedup_fields)}
         for enrich in self.enrichers:
             enrich(list(unique.values()), self.state)
-        for alert in unique.values():
+        for key, alert in unique.items():
             _rank_failed_call(alert, self.failure_steps)
-            # Ranking may change a dedup field (Severity): DedupEntity must follow it.
-            alert.row["DedupEntity"] = dedup_entity(alert.row, self.options.dedup_fields)
+            if key not in own:
+                alert.row["DedupEntity"] = dedup_entity(alert.row, self.options.dedup_fields)
         alerts, excluded = self._apply_allowlist(list(unique.values()), summary)
         if self.state is not None:
             if excluded:
@@ -232,6 +255,24 @@ class Run:
         summary.alerts = len(alerts)
         summary.seconds = time.perf_counter() - started
         return ScanResult(alerts=alerts, excluded=excluded, summary=summary)
+
+    def conclude(self, kept: dict[str, list[dict[str, Any]]]) -> list[Alert]:
+        """The run-wide rules' alerts, each rule evaluated over the rows its inputs kept, with the state
+        store's alert history as Sentinel's SecurityAlert."""
+        wide = [rule for rule in self.rules if rule.run_wide]
+        if not wide:
+            return []
+        from ..engine.kql.rule import RunView, security_alert_row
+        from ..engine.kql.values import parse_datetime_literal
+
+        history = []
+        if self.state is not None:
+            for row, raised in self.state.alert_history():
+                generated = parse_datetime_literal(str(row.get("AlertGenerated") or "")) or \
+                    datetime.fromtimestamp(raised, UTC)
+                history.append(security_alert_row(row, generated))
+        view = RunView(now=self.now or self.options.until, history=history, dedup_fields=self.options.dedup_fields)
+        return [alert for rule in wide for alert in rule.conclude(kept.get(rule.id, []), view)]
 
     def emit(self, alerts: list[Alert], write: Callable[[list[Alert]], None]) -> None:
         """Write the alerts out, and only then mark them emitted: a run killed in between emits them next

@@ -64,6 +64,8 @@ class ContextSettings:
 @dataclass(frozen=True)
 class DetectionSettings:
     rules: tuple[str, ...] = ()  # rule ids; none: every rule
+    rule_files: tuple[Path, ...] = ()  # KQL rule files and folders (--rules)
+    now: datetime | None = None  # now()/ago() for KQL rules (--now); else --until, else the data's end
     since: datetime | None = None
     until: datetime | None = None
     dedup_fields: tuple[str, ...] = DEFAULT_DEDUP_FIELDS  # checked against the alert's columns by the Run
@@ -76,9 +78,12 @@ class DetectionSettings:
     def from_options(cls, rules: list[str] | None = None, since: str | None = None, until: str | None = None,
                      dedup_fields: str = ",".join(DEFAULT_DEDUP_FIELDS), dedup_window: str = "2h",
                      prefilter: bool = True, allowlist: Path | None = None,
-                     context: ContextSettings = ContextSettings()) -> DetectionSettings:
+                     context: ContextSettings = ContextSettings(), rule_files: list[Path] | None = None,
+                     now: str | None = None) -> DetectionSettings:
         return cls(
             rules=tuple(rules or ()),
+            rule_files=tuple(rule_files or ()),
+            now=parse_when(now, "--now") if now else None,
             since=parse_when(since, "--since") if since else None,
             until=parse_when(until, "--until") if until else None,
             dedup_fields=tuple(f.strip() for f in dedup_fields.split(",") if f.strip()),

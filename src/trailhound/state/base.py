@@ -322,6 +322,11 @@ class State(ABC):
         return bool(self.query("SELECT 1 FROM processed_objects WHERE bucket=? AND key=? AND etag=?",
                                (mark.bucket, mark.key, mark.etag)))
 
+    def alert_history(self) -> list[tuple[dict[str, Any], float]]:
+        """Every stored alert's row with the time it was raised: Sentinel's SecurityAlert for KQL rules."""
+        return [(orjson.loads(row), float(raised))
+                for row, raised in self.query("SELECT row, raised_at FROM alerts ORDER BY raised_at")]
+
     def count(self, table: str) -> int:
         assert table in ("alerts", "exclusions", "related_events", "processed_objects", "deliveries")
         return int(self.query(f"SELECT count(*) FROM {table}")[0][0])

@@ -80,6 +80,16 @@ class Rule:
                 and record.event_name.lower() in {n.lower() for n in self.event_names}
                 and record.event_type.lower() == "awsapicall")
 
+    # A run-wide rule (a KQL rule) judges the run's table, not one record: per input it only `keep`s the
+    # rows it needs (pure, anywhere), and `conclude` raises its alerts once per run, in the driver.
+    run_wide: ClassVar[bool] = False
+
+    def keep(self, record: Record) -> dict[str, Any] | None:
+        return None
+
+    def conclude(self, rows: list[dict[str, Any]], view: Any) -> list[Alert]:
+        raise NotImplementedError
+
     def matches(self, record: Record) -> bool:
         raise NotImplementedError
 
