@@ -123,3 +123,10 @@ def test_isempty_split_and_case() -> None:
     out = run('t | extend n = tostring(split(a, "/")[-1]), e = isempty(b), c = case(a == "x", 1, 2)',
               t=T(a=["arn:aws:iam::1:user/bob"], b=[""]))
     assert out.rows[0]["n"] == "bob" and out.rows[0]["e"] is True and out.rows[0]["c"] == 2
+
+
+def test_between_a_datetime_and_a_timespan_is_the_span_after_it() -> None:
+    start = datetime(2024, 8, 1, 13, 0, tzinfo=UTC)
+    t = T(s=[start, datetime(2024, 8, 1, 13, 59, tzinfo=UTC), datetime(2024, 8, 1, 14, 1, tzinfo=UTC)])
+    assert len(run("t | where s between (datetime(2024-08-01T13:00:00Z) .. 1h)", t=t).rows) == 2
+    assert len(run("t | extend b = datetime(2024-08-01T13:30:00Z) | where s !between (b .. 1h)", t=t).rows) == 1

@@ -216,6 +216,8 @@ class Scalar:
         value, low, high = self.eval(node.value), self.eval(node.low), self.eval(node.high)
         if value is None or low is None or high is None:
             return None
+        if isinstance(low, datetime) and isinstance(high, timedelta):
+            high = low + high  # Kusto: `between (start .. 1h)` is the hour from start
         inside = order_key(low) <= order_key(_coerce_like(value, low)) <= order_key(high)
         return not inside if node.negated else inside
 
