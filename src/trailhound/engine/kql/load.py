@@ -49,7 +49,9 @@ class RuleSpec:
     query_period: timedelta | None = None
     trigger_operator: str = "gt"
     trigger_threshold: int = 0
-    event_grouping: str = "SingleAlert"
+    # Sentinel's eventGroupingSettings.aggregationKind; YAML without it gets Sentinel's default (SingleAlert).
+    # FalconForce markdown and .kql carry no setting: one alert per result, as FalconForce deploys them.
+    event_grouping: str = "AlertPerResult"
 
 
 @dataclass

@@ -147,11 +147,21 @@ class KqlRule(Rule):
             result = self.evaluate(visible, history, now, start)
             if not self._triggered(len(result.rows)):
                 continue
-            for out in result.rows:
+            for out in self.grouped(result):
                 alert = self.make_alert(out, result.columns, now, view.dedup_fields)
                 alerts.append(alert)
                 history.append(security_alert_row(alert.as_dict(), now))
         return alerts
+
+    def grouped(self, result: Table) -> list[dict[str, Any]]:
+        """The rows that become alerts: each result (AlertPerResult), or, for Sentinel's SingleAlert, one
+        alert per evaluation carrying the first result's columns, the count and every result's values."""
+        if self.spec.event_grouping.lower() != "singlealert" or len(result.rows) < 2:
+            return result.rows
+        first = dict(result.rows[0])
+        first["EventCount"] = len(result.rows)
+        first["Events"] = [{c: _format(r.get(c)) for c in result.columns} for r in result.rows]
+        return [first]
 
     def evaluate(self, rows: list[dict[str, Any]], history: list[dict[str, Any]], now: datetime,
                  start: datetime | None = None) -> Table:
@@ -189,6 +199,11 @@ class KqlRule(Rule):
         else:
             row["DedupEntity"] = dedup_entity(row, tuple(dedup_fields))
         row["AlertGenerated"] = format_datetime(now)
+        if "Events" in out:  # SingleAlert: one alert for the whole result, keyed on every result in it
+            row["EventCount"], row["Events"] = out["EventCount"], out["Events"]
+            digest = hashlib.sha1(orjson.dumps(out["Events"], option=orjson.OPT_SORT_KEYS, default=str),
+                                  usedforsecurity=False).hexdigest()
+            return Alert(row=row, raw=values, origin=to_string(out.get("$origin")), key=f"{self.id}|group:{digest}")
         raw, origin = out.get("$raw"), out.get("$origin")
         return Alert(row=row, raw=raw if isinstance(raw, dict) else values, origin=to_string(origin),
                      key=f"{self.id}|{event_id if values.get('AwsEventId') else 'sha1:' + digest}")
