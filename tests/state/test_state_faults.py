@@ -19,6 +19,7 @@ from trailhound.records.record import Record
 from trailhound.state import outbox
 from trailhound.state.store import StateStore
 
+from ..fsfaults import fill, tmpfs
 from ..helpers import record, run_cli
 
 SINK = "jsonl:/dev/null"
@@ -124,3 +125,15 @@ def test_read_only_media_opens_read_only(tmp_path):
         assert listed.stdout.count("open") == 2
     finally:
         subprocess.run(["umount", "-l", str(mount)])
+
+
+def test_an_io_error_on_a_full_disk_is_a_transient_state_error(tmp_path):
+    folder = tmp_path / "small"
+    with tmpfs(folder, "4m") as mounted:
+        if not mounted:
+            pytest.skip("needs root and tmpfs to fill a disk")
+        StateStore(folder / "s.db", track_delivery=True).close()  # closed cleanly: its -shm is gone
+        fill(folder)
+        with pytest.raises(StateError) as caught:  # SQLite says "disk I/O error" growing a new -shm
+            StateStore(folder / "s.db", track_delivery=True)
+    assert caught.value.transient and "disk is full" in str(caught.value) and "s.db" in str(caught.value)

@@ -403,6 +403,10 @@ def state_error(path: Path, exc: BaseException, doing: str = "use") -> StateErro
     lowered = text.lower()
     if isinstance(exc, OSError) and exc.errno == 28:
         lowered += " no space left"
+    elif isinstance(exc, sqlite3.Error) and "disk i/o error" in lowered and _no_space(path):
+        # SQLite reports a full disk as an I/O error where it grows its shared-memory file (opening a WAL
+        # file) or its WAL: with no space left where the file lives, that is the full disk, and transient.
+        lowered += " no space left"
     for needle, advice in _TRANSIENT:
         if needle in lowered:
             return StateError(f"{path}: cannot {doing} the state store now ({text}): {advice}", transient=True)
@@ -410,6 +414,16 @@ def state_error(path: Path, exc: BaseException, doing: str = "use") -> StateErro
         if needle in lowered:
             return StateError(f"{path}: cannot {doing} the state store ({text}): {advice}")
     return StateError(f"{path}: cannot {doing} the state store ({type(exc).__name__}: {text})")
+
+
+def _no_space(path: Path) -> bool:
+    """Less free space than SQLite needs to grow its files by a step (its shared memory grows by 32 KiB)."""
+    try:
+        stats = os.statvfs(path.parent if str(path.parent) else ".")
+    except OSError:
+        return False
+    free = stats.f_bfree if os.geteuid() == 0 else stats.f_bavail
+    return free * stats.f_frsize < 64 * 1024
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
