@@ -14,7 +14,6 @@ rerun one with TRAILHOUND_SOAK_SEED=N (timing still varies). TRAILHOUND_SOAK_SEC
 
 from __future__ import annotations
 
-import errno
 import os
 import random
 import signal
@@ -32,6 +31,7 @@ import boto3
 import orjson
 
 from ..flaky_receiver import TAKEN, FaultMix, FlakyReceiver
+from ..fsfaults import fill, tmpfs
 from ..helpers import record
 from ..notifications import eventbridge, s3_event, sns
 from ..s3helpers import bucket, delivery_key, hit, put_trail_file
@@ -97,35 +97,13 @@ class Proc:
 
 @contextmanager
 def state_disk(tmp_path: Path):
-    """A 32 MiB tmpfs for the state file, so the test can fill it; (folder, True), or (tmp folder, False) with
-    a printed message where mounting is not permitted."""
+    """A 32 MiB tmpfs for the state file, so the test can fill it: (folder, True); or (folder, False), with a
+    printed message, where mounting is not permitted (the disk-full faults are then skipped)."""
     folder = tmp_path / "statefs"
-    folder.mkdir()
-    mounted = os.geteuid() == 0 and subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=32m,mode=0700", "tmpfs", str(folder)], capture_output=True).returncode == 0
-    if not mounted:
-        print("soak: cannot mount a tmpfs here (needs root and mount permission): the disk-full faults are skipped")
-    try:
+    with tmpfs(folder, "32m") as mounted:
+        if not mounted:
+            print("soak: cannot mount a tmpfs here (needs root and mount permission): the disk-full faults are skipped")
         yield folder, mounted
-    finally:
-        if mounted:
-            subprocess.run(["umount", "-l", str(folder)], check=False)
-
-
-def fill(folder: Path) -> Path:
-    """Write a ballast file until the file system has no byte left."""
-    ballast = folder / "ballast"
-    with open(ballast, "wb", buffering=0) as out:
-        for chunk in (1 << 20, 1 << 12, 1):
-            block = b"\0" * chunk
-            while True:
-                try:
-                    out.write(block)
-                except OSError as exc:
-                    if exc.errno != errno.ENOSPC:
-                        raise
-                    break
-    return ballast
 
 
 def trail_files(rng: random.Random) -> tuple[list[tuple[str, str]], set[str]]:
@@ -321,7 +299,8 @@ def test_watch_survives_kills_a_flaky_webhook_a_full_disk_and_a_lock_holder(aws,
         print(f"soak: a watch process ended on its own: {line}")
 
     assert set(stored) == expected and set(stored.values()) == {1}, "every alert stored exactly once"
-    assert set(prints) == expected, f"printed: missing {sorted(expected - set(prints))[:5]}, extra {sorted(set(prints) - expected)[:5]}"
+    assert set(prints) == expected, f"printed: missing {sorted(expected - set(prints))[:5]}, " \
+                                    f"extra {sorted(set(prints) - expected)[:5]}"
     assert all(len(alert_ids) == 1 for alert_ids in ids.values()), "one AlertId per event across runs"
     assert unexplained_reprints == 0, "an alert was printed again without a crash of the process that printed it"
     assert set(taken) == expected, f"webhook never took {sorted(expected - set(taken))[:5]}"
