@@ -63,8 +63,10 @@ class Proc:
 
     def __post_init__(self) -> None:
         self.started = time.monotonic()
+        # Each input takes a little longer (the test hook): a random kill lands inside a batch more often.
         self.proc = subprocess.Popen([sys.executable, "-m", "trailhound", *self.args], stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
+                                     stderr=subprocess.PIPE, text=True,
+                                     env={**os.environ, "TRAILHOUND_TEST_SLOW_INPUT_S": "0.15"})
         self._pumps = [threading.Thread(target=self._pump, args=(stream, timed), daemon=True)
                        for stream, timed in ((self.proc.stdout, True), (self.proc.stderr, False))]
         for pump in self._pumps:
@@ -187,8 +189,8 @@ def test_watch_survives_kills_a_flaky_webhook_a_full_disk_and_a_lock_holder(aws,
         args = ["watch", "--sqs-queue-url", url, "--state", str(state), "--sink", f"webhook:{hook.url()}",
                 "--config", str(config), "--format", "jsonl", "--log-format", "json", "--threads", "2"]
 
-        def start() -> Proc:
-            proc = Proc(args)
+        def start(*more: str) -> Proc:
+            proc = Proc(args + list(more))
             procs.append(proc)
             return proc
 
@@ -197,6 +199,7 @@ def test_watch_survives_kills_a_flaky_webhook_a_full_disk_and_a_lock_holder(aws,
         holders: list[subprocess.Popen] = []
         ballast: Path | None = None
         fills = locks = 0
+        faults: list[tuple[float, str]] = []  # (when, what) for the diagnosis of an unexplained duplicate
         zero = time.monotonic()
         for at, action, arg in schedule(rng, files, disk):
             while time.monotonic() - zero < at:
@@ -214,12 +217,15 @@ def test_watch_survives_kills_a_flaky_webhook_a_full_disk_and_a_lock_holder(aws,
                 slots[int(arg)] = start()  # type: ignore[call-overload]
             elif action == "fill" and ballast is None:
                 ballast, fills = fill(folder), fills + 1
+                faults.append((time.monotonic(), "disk full"))
             elif action == "free" and ballast is not None:
                 ballast.unlink()
+                faults.append((time.monotonic(), "disk freed"))
                 ballast = None
             elif action == "lock":
                 holders.append(subprocess.Popen([sys.executable, "-c", LOCK_HOLDER, str(state), str(arg)]))
                 locks += 1
+                faults.append((time.monotonic(), f"lock held {arg:.1f} s"))
         # Faults end: the webhook heals, the disk is freed, the lock holders finish.
         hook.faults = False
         if ballast is not None:
@@ -230,11 +236,16 @@ def test_watch_survives_kills_a_flaky_webhook_a_full_disk_and_a_lock_holder(aws,
         deadline = time.monotonic() + 60
         while _depth(url) and time.monotonic() < deadline:
             time.sleep(0.5)
+        ready_by = time.monotonic() + 60
+        for proc in slots:  # SIGTERM before its handler is set (Python still starting) would end it as -15
+            while proc.proc.poll() is None and time.monotonic() < ready_by and not any(
+                    "watch.started" in line for line in proc.stderr):
+                time.sleep(0.05)
         stopped = [proc.stop() for proc in slots]
         drains = 0
         while drains < 5 and _db(state, "SELECT count(*) FROM deliveries WHERE status='pending'")[0][0]:
             drains += 1
-            proc = start()
+            proc = start("--once")
             proc.proc.wait(timeout=120)
             proc.ended = "exited"
             proc.join()
@@ -279,6 +290,12 @@ def test_watch_survives_kills_a_flaky_webhook_a_full_disk_and_a_lock_holder(aws,
                 unknown_sender += 1
             else:
                 unexplained += 1
+                print(f"soak: unexplained duplicate {before} then {after}; faults before: "
+                      f"{[(round(t - before.at, 2), what) for t, what in faults if t <= after.at][-3:]}")
+                for proc in procs:
+                    if proc.proc.pid == before.pid:
+                        print("soak: its sender's last log lines: " + "\n  ".join(
+                            line for line in proc.stderr if "delivery" in line or "state" in line))
     failed = Counter(r.outcome for r in requests[:chaos_requests] if r.outcome != "ok")
     kills = sum(proc.ended == "killed" for proc in procs)
     figures = {
