@@ -192,6 +192,6 @@ def test_context_about_reads_the_latest_creation_the_bounded_logins_and_the_acto
 def test_a_state_file_that_is_not_sqlite_is_one_config_error_naming_it(tmp_path):
     bad = tmp_path / "state.db"
     bad.write_bytes(b"not a database" * 100)
-    with pytest.raises(ConfigError, match="state.db: cannot use as a state store"):
+    with pytest.raises(ConfigError, match="state.db: cannot open the state store .*not a trailhound state file"):
         StateStore(bad)
     assert os.path.getsize(bad) == 1400  # left as it was

@@ -261,8 +261,10 @@ class StateStore:
         return taken
 
     def _unmarked_runs(self) -> set[str]:
-        """Runs with alerts not yet marked emitted: their lock files (and what they say) must stay."""
-        return {r for (r,) in self.db.execute("SELECT DISTINCT run_id FROM alerts WHERE emitted=0")}
+        """Runs with alerts not yet marked emitted, or still holding claims on deliveries: their lock files
+        (and what they say: printed, or delivered) must stay until the next run has read them."""
+        return {r for (r,) in self.db.execute("SELECT DISTINCT run_id FROM alerts WHERE emitted=0 UNION "
+                                              "SELECT DISTINCT claimed_by FROM deliveries WHERE claimed_by IS NOT NULL")}
 
     def mark_emitted(self, alerts: list[Alert]) -> None:
         """Record that these alerts were written out. When the store cannot take the write (a full disk, a
@@ -277,6 +279,12 @@ class StateStore:
         except StateError:
             if self._lock is None or not self._lock.note_emitted([a.id for a in alerts]):
                 raise
+
+    def note_delivered(self, sink_id: str, alert_ids: list[str]) -> bool:
+        """When the outbox cannot record that a sink accepted these alerts: say so in the run's lock file
+        (no new space needed), so whoever next finds this run's claims marks them delivered, not resends
+        them. False when there is no lock file or the note cannot be written."""
+        return self._lock is not None and self._lock.note_delivered(sink_id, alert_ids)
 
     def pending(self) -> int:
         return cast(int, self.db.execute("SELECT count(*) FROM alerts WHERE emitted=0").fetchone()[0])
