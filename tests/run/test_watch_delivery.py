@@ -5,6 +5,11 @@ from __future__ import annotations
 import signal
 import sqlite3
 
+import pytest
+
+from trailhound.state.store import StateStore
+
+from ..fsfaults import fill, tmpfs
 from ..helpers import run_cli
 from ..procs import Running
 from ..receivers import Receiver
@@ -51,3 +56,24 @@ def _fast_config(tmp_path):
     path = tmp_path / "delivery.toml"
     path.write_text("[delivery]\nretries = 1\nbackoff = 0.01\nmax_backoff = 0.05\ntimeout = 2\n")
     return path
+
+
+def test_watch_started_on_a_full_disk_waits_for_space_instead_of_exiting(aws, tmp_path):
+    folder = tmp_path / "small"
+    with tmpfs(folder, "4m") as mounted:
+        if not mounted:
+            pytest.skip("needs root and tmpfs to fill a disk")
+        url, _key, _etag, _ = _one_notified_object(tmp_path)
+        state = folder / "state.db"
+        StateStore(state, track_delivery=True).close()
+        ballast = fill(folder)
+        proc = Running("watch", "--sqs-queue-url", url, "--state", str(state), "--log-format", "json")
+        try:
+            proc.wait_for(proc.stderr, lambda line: '"event":"state.unavailable"' in line and "disk is full" in line)
+            assert proc.proc.poll() is None, proc.stderr[-3:]
+            ballast.unlink()
+            proc.wait_for(proc.stdout, lambda line: '"EventID":"e-1"' in line, 60)
+        finally:
+            proc.proc.send_signal(signal.SIGTERM)
+            code = proc.finish()
+        assert code == 0

@@ -10,15 +10,20 @@ import sys
 import time
 from pathlib import Path
 
+import orjson
 import pytest
 
 from trailhound.engine.rules import get_rule
 from trailhound.engine.rules.base import make_alert
 from trailhound.errors import StateError
 from trailhound.records.record import Record
+from trailhound.sinks.base import RetryPolicy
+from trailhound.sinks.delivery import deliver
+from trailhound.sinks.jsonl import JsonlSink
 from trailhound.state import outbox
 from trailhound.state.store import StateStore
 
+from ..fsfaults import fill, tmpfs
 from ..helpers import record, run_cli
 
 SINK = "jsonl:/dev/null"
@@ -124,3 +129,43 @@ def test_read_only_media_opens_read_only(tmp_path):
         assert listed.stdout.count("open") == 2
     finally:
         subprocess.run(["umount", "-l", str(mount)])
+
+
+def test_an_io_error_on_a_full_disk_is_a_transient_state_error(tmp_path):
+    folder = tmp_path / "small"
+    with tmpfs(folder, "4m") as mounted:
+        if not mounted:
+            pytest.skip("needs root and tmpfs to fill a disk")
+        StateStore(folder / "s.db", track_delivery=True).close()  # closed cleanly: its -shm is gone
+        fill(folder)
+        with pytest.raises(StateError) as caught:  # SQLite says "disk I/O error" growing a new -shm
+            StateStore(folder / "s.db", track_delivery=True)
+    assert caught.value.transient and "disk is full" in str(caught.value) and "s.db" in str(caught.value)
+
+
+def test_a_delivery_the_store_cannot_record_is_not_sent_again(tmp_path):
+    path, out = tmp_path / "s.db", tmp_path / "out.jsonl"
+    with StateStore(path, track_delivery=True) as store:
+        store.sink_ids = (f"jsonl:{out}",)
+        store.mark_emitted(store.admit(_alerts(3), 0).new)
+    other = sqlite3.connect(path, isolation_level=None)
+
+    class RefusedAfterSend(JsonlSink):  # the sink takes the batch, then the store cannot be written (as a full disk)
+        batch_size = 2
+
+        def send(self, alerts):
+            results = super().send(alerts)
+            if not out.with_suffix(".locked").exists():  # the first batch only
+                out.with_suffix(".locked").touch()
+                other.execute("BEGIN IMMEDIATE")
+            return results
+
+    sink = RefusedAfterSend(str(out), RetryPolicy())
+    with StateStore(path, busy_timeout_s=0.2, track_delivery=True) as store, pytest.raises(StateError):
+        deliver([], [sink], store)
+    other.execute("ROLLBACK")
+    with StateStore(path, track_delivery=True) as store:
+        deliver([], [sink], store)
+        assert outbox.backlog(store) == 0
+    ids = [orjson.loads(line)["AlertId"] for line in out.read_text().splitlines()]
+    assert len(ids) == 3 and len(set(ids)) == 3  # the batch the store could not record was not sent again

@@ -45,7 +45,7 @@ def watch(
     Exit codes: 0 stopped (SIGINT/SIGTERM) or drained; 1 with --once, some object or message could not be
     processed (it was named, and left for the next run or the queue's redrive policy); 2 usage error; 5 the
     state file cannot be used (read-only, corrupt; with --once also locked or its disk full: without --once
-    those are waited out with backoff).
+    those are waited out with backoff, at start-up as while running).
     """
     from ..alerts.alert import Alert
     from ..alerts.render import write_alerts
@@ -62,7 +62,7 @@ def watch(
         Settings,
         WatchSettings,
     )
-    from ..run.watch import Watcher
+    from ..run.watch import Stopper, Watcher, when_state_allows
     from ..sources import select
     from .delivery import report_delivery
 
@@ -83,19 +83,23 @@ def watch(
             watch=WatchSettings.from_options(sqs_queue_url, interval, lookback, once, visibility_timeout))
         settings.check_watch()
         select.require_boto3()
-        with Run.from_settings(settings) as run:
+        stopper = Stopper()
+        stopper.install()
+        started = when_state_allows(lambda: Run.from_settings(settings), settings.watch.once, stopper)
+        code = 0  # started None: stopped while waiting for the state file, nothing was read
+        if started is not None:
+            with started as run:
 
-            def emit(alerts: list[Alert]) -> None:
-                run.emit(alerts, lambda out: write_alerts(out, output.format, rule_of=find_rule))
+                def emit(alerts: list[Alert]) -> None:
+                    run.emit(alerts, lambda out: write_alerts(out, output.format, rule_of=find_rule))
 
-            def deliver() -> int:  # the backlog and this batch's alerts alike: they are all in the outbox
-                report = run.deliver([])
-                report_delivery(report, settings.state)
-                return sum(p.count for p in report.still_pending if p.sink_id in {s.id for s in run.sinks})
+                def deliver() -> int:  # the backlog and this batch's alerts alike: they are all in the outbox
+                    report = run.deliver([])
+                    report_delivery(report, settings.state)
+                    return sum(p.count for p in report.still_pending if p.sink_id in {s.id for s in run.sinks})
 
-            watcher = Watcher(run, emit=emit, deliver=deliver if run.sinks else None)
-            watcher.stopper.install()
-            code = watcher.run()
+                watcher = Watcher(run, emit=emit, stopper=stopper, deliver=deliver if run.sinks else None)
+                code = watcher.run()
     except ConfigError as exc:
         fail(str(exc), usage_or_state(exc))
     except Exception as exc:  # noqa: BLE001 - one clear line unless --debug

@@ -13,8 +13,9 @@ fails, with backoff from 5 s doubling to 5 min), and each retry logs `delivery.b
 
 A state store that cannot be written now (another process's lock past the busy timeout, a full disk) is
 not the end: the batch's messages stay unacknowledged (they come back after their visibility timeout), and
-watch backs off (2 s doubling to 2 min) and goes on. A state error that waiting cannot fix (read-only,
-corrupt) ends watch with exit code 5, naming the file.
+watch backs off (2 s doubling to 2 min) and goes on. The same holds when watch starts: a state file it cannot
+open or lock yet (its disk full, a lock held past the busy timeout) is waited for, not a reason to exit. A
+state error that waiting cannot fix (read-only, corrupt) ends watch with exit code 5, naming the file.
 
 SIGINT/SIGTERM: the object being scanned is finished, what was scanned is stored, messages whose objects
 are all done are deleted, and the process exits 0. While idle (long poll, sleep) it exits at once.
@@ -27,6 +28,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from ..alerts.alert import Alert
 from ..errors import ConfigError, StateError
@@ -38,6 +40,8 @@ from ..sources.sqs import Heartbeat, Message, Queue
 from . import logs
 from .incremental import Outcome, process, with_etag
 from .pipeline import Run
+
+T = TypeVar("T")
 
 
 class StopWatching(BaseException):
@@ -69,6 +73,32 @@ class Stopper:
             yield
         finally:
             self._idle = False
+
+
+def state_backoff(failures: int) -> float:
+    """Seconds to wait after `failures` state errors in a row: 2 s doubling, up to 2 min."""
+    return min(120.0, 2.0 ** min(failures, 7))
+
+
+def when_state_allows(start: Callable[[], T], once: bool, stopper: Stopper) -> T | None:
+    """`start()` (build the run, which opens the state store), retried with backoff while it fails with a
+    transient state error: a watch started on a full disk, or while another process holds the write lock,
+    waits for it as a running one does. With --once the error is raised (exit 5). None: stopped meanwhile."""
+    failures = 0
+    while True:
+        try:
+            return start()
+        except StateError as exc:
+            if not exc.transient or once:
+                raise
+            failures += 1
+            wait = state_backoff(failures)
+            logs.warning("state.unavailable", reason=str(exc), retry_in_s=wait)
+            try:
+                with stopper.idle():
+                    time.sleep(wait)
+            except StopWatching:
+                return None
 
 
 class Watcher:
@@ -244,7 +274,7 @@ class Watcher:
                 raise
             self._state_failures += 1
             self.problems += 1
-            wait = min(120.0, 2.0 ** min(self._state_failures, 7))
+            wait = state_backoff(self._state_failures)
             logs.warning("state.unavailable", reason=str(exc), retry_in_s=wait)
             with self.stopper.idle():
                 time.sleep(wait)

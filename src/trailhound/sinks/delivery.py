@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..alerts.alert import Alert
+from ..errors import StateError
 from ..state import outbox
 from ..state.base import State as StateStore
 from .base import Sink, UrlSink, scrub
@@ -51,7 +52,7 @@ def _deliver_to(sink: Sink, alerts: list[Alert], store: StateStore | None, new_i
         tried.update(alert.id for alert in batch)
         results = _send(sink, batch)
         if store is not None:
-            outbox.record(store, sink.id, results)
+            _record(store, sink.id, results)
         for alert_id, error in results.items():
             if error is None:
                 delivered += 1
@@ -68,6 +69,16 @@ def _deliver_to(sink: Sink, alerts: list[Alert], store: StateStore | None, new_i
             report.failures.extend((sink.label, f"{sink.label}: not attempted: the sink failed earlier in "
                                                 "this run") for _ in range(max(rest, 0)))
             return delivered
+
+
+def _record(store: StateStore, sink_id: str, results: dict[str, str | None]) -> None:
+    """Record a batch's results; when the store cannot take them now (a full disk), what the sink accepted is
+    noted in the run's lock file first, so no later run sends it again (the error still ends this delivery)."""
+    try:
+        outbox.record(store, sink_id, results)
+    except StateError:
+        store.note_delivered(sink_id, [alert_id for alert_id, error in results.items() if error is None])
+        raise
 
 
 def _send(sink: Sink, batch: list[Alert]) -> dict[str, str | None]:

@@ -110,6 +110,15 @@ class State(ABC):
         """Say, somewhere other than the alerts table, that these alerts were printed; False: nowhere."""
         return False
 
+    def note_delivered(self, sink_id: str, alert_ids: list[str]) -> bool:
+        """Say, somewhere other than the outbox, that a sink accepted these alerts (the outbox could not take
+        it: a full disk); False: nowhere, and a later run may send them again."""
+        return False
+
+    def delivered_by(self, run_id: str) -> dict[str, set[str]]:
+        """What a finished run noted its sinks accepted but could not record: sink id -> alert ids."""
+        return {}
+
     def orphans_taken(self) -> None:
         """After take_orphans: tidy what dead runs left behind."""
         return None
@@ -211,8 +220,10 @@ class State(ABC):
         return taken
 
     def unmarked_runs(self) -> set[str]:
-        """Runs with alerts not yet marked emitted."""
-        return {r for (r,) in self.query("SELECT DISTINCT run_id FROM alerts WHERE emitted=0")}
+        """Runs with alerts not yet marked emitted, or still holding claims on deliveries: what they may have
+        noted (printed, or delivered) must stay until the next run has read it."""
+        return {r for (r,) in self.query("SELECT DISTINCT run_id FROM alerts WHERE emitted=0 UNION "
+                                         "SELECT DISTINCT claimed_by FROM deliveries WHERE claimed_by IS NOT NULL")}
 
     def mark_emitted(self, alerts: list[Alert]) -> None:
         """Record that these alerts were written out. When the store cannot take the write, `note_emitted`

@@ -5,6 +5,9 @@ for the next run.
 At-least-once, not exactly-once, across a crash: a run that dies after a sink accepted an alert but before
 recording it sends that alert again next time. Webhooks carry the alert id so a receiver can drop the copy.
 
+A sink that accepted a batch the store then cannot record (a full disk) is noted in the run's lock file
+(runlock.py): the next run to find that run's claims marks them delivered instead of sending them again.
+
 A claim covers one batch, the one being sent now, never the whole backlog; and a claim whose run is over
 (its worker is gone: State.is_alive) is free to take at once, so a SIGKILLed run freezes
 nothing. The lease only covers a run that is alive but stuck, or claims from before run locks.
@@ -46,6 +49,11 @@ def claim(store: StateStore, sink_id: str, now: float | None = None, limit: int 
             "SELECT DISTINCT claimed_by FROM deliveries WHERE sink_id=? AND status='pending' "
             "AND claimed_by IS NOT NULL AND claimed_by<>?", (sink_id, store.run_id)).fetchall()]
         for dead in (c for c in claimants if not store.is_alive(c)):
+            # What its sinks accepted and it could not record (a full disk) is delivered, not to send again.
+            for noted_sink, alert_ids in store.delivered_by(dead).items():
+                db.executemany("UPDATE deliveries SET status='delivered', attempts=attempts+1, delivered_at=?, "
+                               "last_error=NULL, claimed_by=NULL WHERE alert_id=? AND sink_id=? AND claimed_by=?",
+                               [(now, alert_id, noted_sink, dead) for alert_id in sorted(alert_ids)])
             db.execute("UPDATE deliveries SET claimed_by=NULL WHERE claimed_by=?", (dead,))
         free = [a for (a,) in db.execute(
             "SELECT alert_id FROM deliveries WHERE sink_id=? AND status='pending' "

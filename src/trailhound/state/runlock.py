@@ -5,9 +5,10 @@ free, or its file is gone" means "that run is over". Locks live beside the state
 A run takes its lock before it stores anything, so a run with stored alerts and no lock file is over.
 
 A lock file also carries one message a run may leave behind: "I printed my alerts but the store would not
-take the mark" (a full disk). The file is written full size when the run begins, so that message is an
-overwrite in place that needs no free space; the file then outlives the run until another run has read it
-and marked the alerts emitted in the store.
+take the mark" (a full disk), or "these sinks accepted these alerts but the store would not record it". The
+file is written full size when the run begins, so that message is an overwrite in place that needs no free
+space; the file then outlives the run until another run has read it and marked the alerts emitted (or the
+deliveries delivered) in the store.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 SIZE = 8192  # bytes written when a run begins: room for a note naming ~480 alert ids
 _NOTE = b"emitted\n"
 _ALL = b"emitted-all\n"  # more alerts than fit: every alert the run stored and had not marked
+_DELIVERED = b"delivered\n"  # then one "SINK_ID<TAB>ALERT_ID" line per delivery a sink accepted
 
 
 class RunLock:
@@ -48,6 +50,15 @@ class RunLock:
         text = _NOTE + "\n".join(alert_ids).encode() + b"\n"
         if len(text) > SIZE:
             text = _ALL
+        return self._note(text)
+
+    def note_delivered(self, sink_id: str, alert_ids: list[str]) -> bool:
+        """Say in the lock file that this sink accepted these alerts (the store could not record it); False
+        when it does not fit, the file already holds a note, or writing failed."""
+        text = _DELIVERED + "".join(f"{sink_id}\t{alert_id}\n" for alert_id in alert_ids).encode()
+        return not self.noted and len(text) <= SIZE and self._note(text)
+
+    def _note(self, text: bytes) -> bool:
         try:
             os.pwrite(self._fd, text.ljust(SIZE), 0)
         except OSError:
@@ -75,6 +86,22 @@ def emitted_by(state_path: Path, run_id: str) -> list[str] | None:
     if not text.startswith(_NOTE):
         return None
     return [line for line in text[len(_NOTE):].decode(errors="replace").split() if line]
+
+
+def delivered_by(state_path: Path, run_id: str) -> dict[str, set[str]]:
+    """What a finished run's lock file says its sinks accepted and it could not record: sink id -> alert ids."""
+    try:
+        text = (_folder(state_path) / f"{run_id}.lock").read_bytes()
+    except OSError:
+        return {}
+    if not text.startswith(_DELIVERED):
+        return {}
+    found: dict[str, set[str]] = {}
+    for line in text[len(_DELIVERED):].decode(errors="replace").splitlines():
+        sink_id, tab, alert_id = line.strip(" ").partition("\t")
+        if tab and alert_id:
+            found.setdefault(sink_id, set()).add(alert_id)
+    return found
 
 
 def is_alive(state_path: Path, run_id: str) -> bool:

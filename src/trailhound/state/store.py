@@ -201,8 +201,16 @@ class StateStore(State):
         new space (a full disk), and the next run reads it and marks the alerts rather than print them again."""
         return self._lock is not None and self._lock.note_emitted(alert_ids)
 
+    def note_delivered(self, sink_id: str, alert_ids: list[str]) -> bool:
+        """The run's lock file says it (no new space needed), so whoever next finds this run's claims marks
+        them delivered rather than resend them."""
+        return self._lock is not None and self._lock.note_delivered(sink_id, alert_ids)
+
+    def delivered_by(self, run_id: str) -> dict[str, set[str]]:
+        return runlock.delivered_by(self.path, run_id)
+
     def orphans_taken(self) -> None:
-        # Runs with alerts not yet marked keep their lock files (and what they say).
+        # Runs with unmarked alerts or claims keep their lock files (and what they say).
         runlock.sweep(self.path, keep=self.unmarked_runs())
 
 
@@ -226,6 +234,10 @@ def state_error(path: Path, exc: BaseException, doing: str = "use") -> StateErro
     lowered = text.lower()
     if isinstance(exc, OSError) and exc.errno == 28:
         lowered += " no space left"
+    elif isinstance(exc, sqlite3.Error) and "disk i/o error" in lowered and _no_space(path):
+        # SQLite reports a full disk as an I/O error where it grows its shared-memory file (opening a WAL
+        # file) or its WAL: with no space left where the file lives, that is the full disk, and transient.
+        lowered += " no space left"
     for needle, advice in _TRANSIENT:
         if needle in lowered:
             return StateError(f"{path}: cannot {doing} the state store now ({text}): {advice}", transient=True)
@@ -233,6 +245,16 @@ def state_error(path: Path, exc: BaseException, doing: str = "use") -> StateErro
         if needle in lowered:
             return StateError(f"{path}: cannot {doing} the state store ({text}): {advice}")
     return StateError(f"{path}: cannot {doing} the state store ({type(exc).__name__}: {text})")
+
+
+def _no_space(path: Path) -> bool:
+    """Less free space than SQLite needs to grow its files by a step (its shared memory grows by 32 KiB)."""
+    try:
+        stats = os.statvfs(path.parent if str(path.parent) else ".")
+    except OSError:
+        return False
+    free = stats.f_bfree if os.geteuid() == 0 else stats.f_bavail
+    return free * stats.f_frsize < 64 * 1024
 
 
 def _open_read_only(path: Path) -> sqlite3.Connection:
