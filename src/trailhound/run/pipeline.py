@@ -177,6 +177,10 @@ class Run:
     today: date | None = None
     now: datetime | None = None  # now()/ago() of run-wide (KQL) rules; None: --until, else the data's end
     notes: list[str] = field(default_factory=list)
+    # watch: the wall clock. A run with a clock does not end: each scheduled KQL rule keeps its rows across
+    # finish() calls and is evaluated over every window the clock has passed since its last one.
+    clock: Callable[[], datetime] | None = None
+    live: dict[str, Any] = field(default_factory=dict, repr=False)  # rule id -> its LiveSchedule
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Run:
@@ -197,6 +201,11 @@ class Run:
         return cls(rules=rules, options=options, allowlist=allowlist, state=state, failure_steps=policy.failure_steps,
                    dedup_window_s=detection.dedup_window_s, enrichers=enrichers, sinks=sinks, settings=settings,
                    now=detection.now, notes=notes)
+
+    @property
+    def live_rules(self) -> bool:
+        """Whether a rule runs on a schedule of its own (a KQL rule with queryFrequency) under a clock."""
+        return self.clock is not None and any(r.run_wide and getattr(r, "frequency", None) for r in self.rules)
 
     def __enter__(self) -> Run:
         return self
@@ -262,7 +271,8 @@ class Run:
         wide = [rule for rule in self.rules if rule.run_wide]
         if not wide:
             return []
-        from ..engine.kql.rule import RunView, security_alert_row
+        from ..engine.kql.rule import KqlRule, RunView, security_alert_row
+        from ..engine.kql.schedule import LiveSchedule
         from ..engine.kql.values import parse_datetime_literal
 
         history = []
@@ -272,7 +282,15 @@ class Run:
                     datetime.fromtimestamp(raised, UTC)
                 history.append(security_alert_row(row, generated))
         view = RunView(now=self.now or self.options.until, history=history, dedup_fields=self.options.dedup_fields)
-        return [alert for rule in wide for alert in rule.conclude(kept.get(rule.id, []), view)]
+        alerts: list[Alert] = []
+        for rule in wide:
+            rows = kept.get(rule.id, [])
+            if self.clock is not None and isinstance(rule, KqlRule) and rule.frequency:
+                live = self.live.setdefault(rule.id, LiveSchedule(rule))
+                alerts.extend(live.conclude(rows, view, self.clock()))
+            else:
+                alerts.extend(rule.conclude(rows, view))
+        return alerts
 
     def emit(self, alerts: list[Alert], write: Callable[[list[Alert]], None]) -> None:
         """Write the alerts out, and only then mark them emitted: a run killed in between emits them next

@@ -17,6 +17,9 @@ watch backs off (2 s doubling to 2 min) and goes on. The same holds when watch s
 open or lock yet (its disk full, a lock held past the busy timeout) is waited for, not a reason to exit. A
 state error that waiting cannot fix (read-only, corrupt) ends watch with exit code 5, naming the file.
 
+Scheduled KQL rules (queryFrequency/queryPeriod) run on the wall clock: after each batch and each idle
+poll, every window whose end the clock has passed is evaluated once (engine/kql/schedule.py).
+
 SIGINT/SIGTERM: the object being scanned is finished, what was scanned is stored, messages whose objects
 are all done are deleted, and the process exits 0. While idle (long poll, sleep) it exits at once.
 """
@@ -112,6 +115,9 @@ class Watcher:
         if run.state is None:
             raise ConfigError("watch needs --state: it is what makes alerts exactly-once")
         self.pipeline, self.state, self.emit = run, run.state, emit
+        if run.clock is None:  # scheduled KQL rules run when the wall clock passes their windows
+            run.clock = _wall_clock
+        self.clock: Callable[[], datetime] = run.clock
         self.settings, self.inputs = run.settings.watch, run.settings.inputs
         self.stopper = stopper or Stopper()
         self.problems = 0
@@ -243,11 +249,13 @@ class Watcher:
         logs.event("watch.started", urls=list(self.inputs.paths), interval_s=self.settings.interval_s,
                    lookback_s=self.settings.lookback.total_seconds())
         while not self.stopper.requested:
-            since = datetime.now(UTC) - self.settings.lookback
+            since = self.clock() - self.settings.lookback
             selection = Selection(since=since, accounts=self.inputs.accounts, regions=self.inputs.regions)
             listed = [o for url in self.inputs.paths for o in objects(url, selection)]
             fresh = [o for o in listed if not (isinstance(o, S3Object) and self.state.is_processed(o))]
             logs.event("poll.listed", objects=len(listed), new=len(fresh))
+            if not fresh and self.pipeline.live_rules:  # an idle poll runs the scheduled windows now due
+                self._guard_state(lambda: self._process([]))
             for start in range(0, len(fresh), self.settings.batch_size):
                 if self.stopper.requested:
                     break
@@ -312,3 +320,7 @@ class Watcher:
             self.alerts += len(outcome.result.alerts)
             self.emit(outcome.result.alerts)
         return outcome
+
+
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)

@@ -137,20 +137,50 @@ class KqlRule(Rule):
         out.append((last - period, last))
         return out
 
+    def boundaries(self, rows: list[dict[str, Any]], after: datetime | None, until: datetime) -> list[datetime]:
+        """The ends of the scheduled windows due by `until`: every queryFrequency boundary (aligned on the
+        epoch, as the historical path aligns them) after `after`, or, for a rule not yet evaluated, from the
+        first boundary at or after its earliest row."""
+        if not self.frequency:
+            return []
+        step = self.frequency.total_seconds()
+        if after is not None:
+            first = math.floor(after.timestamp() / step) * step + step
+        else:
+            times = [r[INGESTION] for r in rows if r.get(INGESTION)]
+            if not times:
+                return []
+            first = math.ceil(min(times).timestamp() / step) * step
+        out, end = [], datetime.fromtimestamp(first, UTC)
+        while end <= until:
+            out.append(end)
+            end += self.frequency
+        return out
+
     def conclude(self, rows: list[dict[str, Any]], view: RunView) -> list[Alert]:
         history = [dict(r) for r in view.history]
         alerts: list[Alert] = []
         windows = self.windows(rows, view.now) if view.scheduled else [(None, view.now or _latest(rows))]
         for start, now in windows:
-            visible = [r for r in rows if (r.get(INGESTION) or now) <= now and (
-                start is None or r.get("TimeGenerated") is None or r["TimeGenerated"] > start)]
-            result = self.evaluate(visible, history, now, start)
-            if not self._triggered(len(result.rows)):
-                continue
-            for out in self.grouped(result):
-                alert = self.make_alert(out, result.columns, now, view.dedup_fields)
-                alerts.append(alert)
-                history.append(security_alert_row(alert.as_dict(), now))
+            alerts.extend(self.conclude_window(rows, start, now, history, view.dedup_fields))
+        return alerts
+
+    def conclude_window(self, rows: list[dict[str, Any]], start: datetime | None, now: datetime,
+                        history: list[dict[str, Any]], dedup_fields: Sequence[str] = DEFAULT_DEDUP_FIELDS
+                        ) -> list[Alert]:
+        """One evaluation over (start, now]: the rows ingested by `now` with TimeGenerated inside the window;
+        its alerts are appended to `history` (SecurityAlert) for the windows after it. The historical path
+        and watch's schedule both run this."""
+        visible = [r for r in rows if (r.get(INGESTION) or now) <= now and (
+            start is None or r.get("TimeGenerated") is None or r["TimeGenerated"] > start)]
+        result = self.evaluate(visible, history, now, start)
+        if not self._triggered(len(result.rows)):
+            return []
+        alerts: list[Alert] = []
+        for out in self.grouped(result):
+            alert = self.make_alert(out, result.columns, now, dedup_fields)
+            alerts.append(alert)
+            history.append(security_alert_row(alert.as_dict(), now))
         return alerts
 
     def grouped(self, result: Table) -> list[dict[str, Any]]:
