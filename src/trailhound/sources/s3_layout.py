@@ -53,7 +53,7 @@ def partitions(prefix: str, selection: Selection, list_folders: ListFolders,
                now: datetime | None = None) -> Iterator[str]:
     """The prefixes to list below `prefix`: the CloudTrail partitions that can match, or `prefix` itself
     when it does not follow the delivery layout (any bucket of log files can still be scanned)."""
-    list_folders = _memo(list_folders)
+    list_folders = memo(list_folders)
     root, given = _split(prefix, list_folders)
     if root is None:
         yield prefix
@@ -61,7 +61,8 @@ def partitions(prefix: str, selection: Selection, list_folders: ListFolders,
     yield from _top(root, given, selection, list_folders, days(selection, now))
 
 
-def _memo(list_folders: ListFolders) -> ListFolders:
+def memo(list_folders: ListFolders) -> ListFolders:
+    """A folder lister that asks S3 for each prefix once, however often a walk comes back to it."""
     seen: dict[str, list[str]] = {}
 
     def cached(prefix: str) -> list[str]:

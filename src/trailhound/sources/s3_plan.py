@@ -28,7 +28,7 @@ class Listing:
 
 def listings(prefix: str, selection: Selection, list_folders: ListFolders,
              now: datetime | None = None) -> Iterator[Listing]:
-    folders = _memo(list_folders)
+    folders = s3_layout.memo(list_folders)
     lake = lake_layout.split(prefix)
     if lake is not None:
         yield from (Listing(p) for p in lake_layout.partitions(*lake, selection, folders, now))
@@ -67,12 +67,3 @@ def _in_trail_layout(prefix: str) -> bool:
     marker = prefix.find("AWSLogs/")
     return marker == 0 or (marker > 0 and prefix[marker - 1] == "/")
 
-
-def _memo(list_folders: ListFolders) -> ListFolders:
-    seen: dict[str, list[str]] = {}
-
-    def cached(prefix: str) -> list[str]:
-        if prefix not in seen:
-            seen[prefix] = list_folders(prefix)
-        return seen[prefix]
-    return cached

@@ -12,9 +12,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
-from ...records.record import Record
+from ...records.record import Record, as_text
 from .evaluate import INGESTION, Table
 from .values import parse_datetime_literal
 
@@ -56,18 +54,6 @@ RAW_TEXT_COLUMNS = frozenset(VERBATIM) | frozenset(JSON_TEXT) | frozenset(IDENTI
 _DELIVERY = re.compile(r"_(\d{8}T\d{4}Z)_")
 
 
-def _text(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, (int, float)):
-        return str(value)
-    return orjson.dumps(value).decode()
-
-
 def _bool(value: Any) -> bool | None:
     if isinstance(value, bool):
         return value
@@ -100,21 +86,21 @@ def cloudtrail_row(record: Record) -> dict[str, Any]:
     issuer = record.session_issuer
     tls: dict[str, Any] = _bag(raw.get("tlsDetails"))
     request: dict[str, Any] = _bag(raw.get("requestParameters"))
-    row: dict[str, Any] = {c: _text(raw.get(f)) for c, f in VERBATIM.items()}
-    row.update({c: "" if raw.get(f) is None else _text(raw.get(f)) for c, f in JSON_TEXT.items()})
-    row.update({c: _text(identity.get(f)) for c, f in IDENTITY.items()})
-    row.update({c: _text(issuer.get(f)) for c, f in ISSUER.items()})
-    row.update({c: _text(tls.get(f)) for c, f in TLS.items()})
-    row["EC2RoleDelivery"] = _text(context.get("ec2RoleDelivery"))
+    row: dict[str, Any] = {c: as_text(raw.get(f)) for c, f in VERBATIM.items()}
+    row.update({c: "" if raw.get(f) is None else as_text(raw.get(f)) for c, f in JSON_TEXT.items()})
+    row.update({c: as_text(identity.get(f)) for c, f in IDENTITY.items()})
+    row.update({c: as_text(issuer.get(f)) for c, f in ISSUER.items()})
+    row.update({c: as_text(tls.get(f)) for c, f in TLS.items()})
+    row["EC2RoleDelivery"] = as_text(context.get("ec2RoleDelivery"))
     row["SessionMfaAuthenticated"] = _bool(attributes.get("mfaAuthenticated"))
-    row["SessionCreationDate"] = parse_datetime_literal(_text(attributes.get("creationDate"))) \
+    row["SessionCreationDate"] = parse_datetime_literal(as_text(attributes.get("creationDate"))) \
         if attributes.get("creationDate") else None
     row["ReadOnly"] = _bool(raw.get("readOnly"))
     row["ManagementEvent"] = _bool(raw.get("managementEvent"))
-    row["CidrIp"] = _text(request.get("cidrIp"))
-    row["SourcePort"] = _text(request.get("fromPort"))
-    row["DestinationPort"] = _text(request.get("toPort"))
-    row["IpProtocol"] = _text(request.get("ipProtocol"))
+    row["CidrIp"] = as_text(request.get("cidrIp"))
+    row["SourcePort"] = as_text(request.get("fromPort"))
+    row["DestinationPort"] = as_text(request.get("toPort"))
+    row["IpProtocol"] = as_text(request.get("ipProtocol"))
     row["OperationName"] = "CloudTrail"
     row["SourceSystem"] = ""
     row["TenantId"] = ""
