@@ -18,7 +18,7 @@ from ..context.plugin import RelatedEvent
 from ..engine.rules import find_rule
 from ..errors import ConfigError
 from ..records.record import Record, parse_time
-from ..state.base import State as StateStore
+from ..state.base import State
 
 
 @dataclass
@@ -48,7 +48,7 @@ class Timeline:
         return self.now.severity != self.row.get("Severity") or self.now.reasons != self.row.get("Reasons")
 
 
-def build(store: StateStore, alert_id: str, before: timedelta = timedelta(hours=2),
+def build(store: State, alert_id: str, before: timedelta = timedelta(hours=2),
           after: timedelta = timedelta(hours=12), policy: ContextPolicy | None = None) -> Timeline:
     policy = policy or ContextPolicy()
     row, raw = store.alert_record(alert_id)

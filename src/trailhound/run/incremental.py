@@ -19,7 +19,7 @@ from ..sources.aws import describe_aws_error
 from ..sources.aws import shared_client as client
 from ..sources.s3 import S3Object, prefetched
 from ..sources.s3_layout import Selection
-from ..state.base import State as StateStore
+from ..state.base import State
 from ..testhooks import crash_point, slow_down
 from .pipeline import Run, ScanResult
 
@@ -33,7 +33,7 @@ class Outcome:
     claimed_elsewhere: int = 0  # objects a live peer (another worker) is reading now: left to it
 
 
-def fresh(objects: Iterable[Any], state: StateStore | None, outcome: Outcome) -> Iterator[Any]:
+def fresh(objects: Iterable[Any], state: State | None, outcome: Outcome) -> Iterator[Any]:
     """Objects the state store has not processed and no live peer is reading; the others are counted and
     passed over (one a peer holds is neither done nor failed: its message comes back and finds it processed,
     or free again if that peer died)."""

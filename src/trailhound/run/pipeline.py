@@ -27,8 +27,7 @@ from ..engine.rules.base import Rule
 from ..errors import ConfigError
 from ..records.record import Record
 from ..sources import place
-from ..state.base import ObjectMark
-from ..state.base import State as StateStore
+from ..state.base import ObjectMark, State
 from ..state.open import open_state
 from ..state.store import StateStore as SQLiteStore
 from .settings import ContextSettings, Settings
@@ -50,9 +49,9 @@ class Enricher(Protocol):
     they need not all be held at once); the call, once per run before the allowlist and the state store, may
     add context to alerts and change their severity (with reasons)."""
 
-    def remember(self, related: list[RelatedEvent], state: StateStore | None) -> None: ...
+    def remember(self, related: list[RelatedEvent], state: State | None) -> None: ...
 
-    def __call__(self, alerts: list[Alert], state: StateStore | None) -> None: ...
+    def __call__(self, alerts: list[Alert], state: State | None) -> None: ...
 
 
 @dataclass
@@ -168,7 +167,7 @@ class Run:
     rules: list[Rule]
     options: ScanOptions = field(default_factory=ScanOptions)
     allowlist: Allowlist | None = None
-    state: StateStore | None = None
+    state: State | None = None
     dedup_window_s: float = 2 * 3600
     enrichers: tuple[Enricher, ...] = ()
     failure_steps: int = FAILED_CALL_STEPS  # how far below a success a failed call ranks

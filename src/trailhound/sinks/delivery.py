@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from ..alerts.alert import Alert
 from ..errors import StateError
 from ..state import outbox
-from ..state.base import State as StateStore
+from ..state.base import State
 from .base import Sink, UrlSink, scrub
 
 
@@ -23,7 +23,7 @@ class DeliveryReport:
         return bool(self.failures)
 
 
-def deliver(alerts: list[Alert], sinks: list[Sink], store: StateStore | None = None) -> DeliveryReport:
+def deliver(alerts: list[Alert], sinks: list[Sink], store: State | None = None) -> DeliveryReport:
     report = DeliveryReport()
     if store is not None:
         outbox.enqueue(store, alerts, [sink.id for sink in sinks])
@@ -35,7 +35,7 @@ def deliver(alerts: list[Alert], sinks: list[Sink], store: StateStore | None = N
     return report
 
 
-def _deliver_to(sink: Sink, alerts: list[Alert], store: StateStore | None, new_ids: set[str],
+def _deliver_to(sink: Sink, alerts: list[Alert], store: State | None, new_ids: set[str],
                 report: DeliveryReport) -> int:
     """One sink: batch by batch, each claimed just before it is sent (a killed run holds one batch, and
     only until it is known dead). A whole batch refused: the sink is down, the rest waits for the next run."""
@@ -71,7 +71,7 @@ def _deliver_to(sink: Sink, alerts: list[Alert], store: StateStore | None, new_i
             return delivered
 
 
-def _record(store: StateStore, sink_id: str, results: dict[str, str | None]) -> None:
+def _record(store: State, sink_id: str, results: dict[str, str | None]) -> None:
     """Record a batch's results; when the store cannot take them now (a full disk), what the sink accepted is
     noted in the run's lock file first, so no later run sends it again (the error still ends this delivery)."""
     try:

@@ -16,8 +16,7 @@ from typing import Any
 from ..alerts.alert import Alert
 from ..errors import ConfigError
 from ..records.record import parse_time
-from .base import State as StateStore
-from .base import alert_from_stored
+from .base import State, alert_from_stored
 
 STATUSES = ("open", "acknowledged", "closed")
 MIN_PREFIX = 6
@@ -42,19 +41,19 @@ def whoami() -> str:
         return "unknown"
 
 
-def _select(store: StateStore, where: str = "", params: tuple[str, ...] = ()) -> list[StoredAlert]:
+def _select(store: State, where: str = "", params: tuple[str, ...] = ()) -> list[StoredAlert]:
     rows = store.query(
         f"SELECT row, raw, rule_id, event_key, origin, status, raised_at FROM alerts {where} "
         "ORDER BY event_time, id", params)
     return [StoredAlert(alert_from_stored(*row[:5]), row[5], row[6]) for row in rows]
 
 
-def find(store: StateStore, alert_id: str) -> StoredAlert:
+def find(store: State, alert_id: str) -> StoredAlert:
     """An alert by its id or a unique prefix of at least six hex digits; ConfigError naming it otherwise."""
     return _select(store, "WHERE id=?", (store.resolve_alert_id(alert_id, MIN_PREFIX),))[0]
 
 
-def list_alerts(store: StateStore, status: str | None = None, since: datetime | None = None,
+def list_alerts(store: State, status: str | None = None, since: datetime | None = None,
                 rule: str | None = None) -> list[StoredAlert]:
     """Alerts, oldest event first; `since` is on the event's time, as `scan --since` is."""
     clauses: list[str] = []
@@ -71,7 +70,7 @@ def list_alerts(store: StateStore, status: str | None = None, since: datetime | 
     return found
 
 
-def set_status(store: StateStore, alert_id: str, status: str, note: str | None = None, who: str | None = None
+def set_status(store: State, alert_id: str, status: str, note: str | None = None, who: str | None = None
                ) -> StoredAlert:
     if status not in STATUSES:
         raise ConfigError(f"status {status!r}: choose from {', '.join(STATUSES)}")
@@ -89,7 +88,7 @@ def add_event(db: Any, alert_id: str, action: str, note: str | None = None, resu
                (alert_id, time.time() if at is None else at, who or whoami(), action, note, result))
 
 
-def events(store: StateStore, alert_id: str) -> list[dict[str, Any]]:
+def events(store: State, alert_id: str) -> list[dict[str, Any]]:
     rows = store.query("SELECT at, who, action, note, result FROM alert_events WHERE alert_id=? "
                        f"ORDER BY at, {store.insertion_order}", (alert_id,))
     return [dict(zip(("at", "who", "action", "note", "result"), row)) for row in rows]

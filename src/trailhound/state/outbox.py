@@ -20,8 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..alerts.alert import Alert
-from .base import State as StateStore
-from .base import alert_from_stored, queue_deliveries
+from .base import State, alert_from_stored, queue_deliveries
 
 CLAIM_LEASE_S = 600.0  # a claim older than this belongs to a run that died: free to take
 
@@ -33,13 +32,13 @@ class Pending:
     last_error: str | None
 
 
-def enqueue(store: StateStore, alerts: list[Alert], sink_ids: list[str], now: float | None = None) -> None:
+def enqueue(store: State, alerts: list[Alert], sink_ids: list[str], now: float | None = None) -> None:
     now = time.time() if now is None else now
     with store.transaction() as db:
         queue_deliveries(db, [alert.id for alert in alerts], sink_ids, now)
 
 
-def claim(store: StateStore, sink_id: str, now: float | None = None, limit: int = 500,
+def claim(store: State, sink_id: str, now: float | None = None, limit: int = 500,
           skip: frozenset[str] = frozenset()) -> list[Alert]:
     """Up to `limit` pending deliveries for a sink, oldest first, claimed for this run so a parallel run
     skips them (those in `skip`, already tried by this run, are left for the next one)."""
@@ -68,7 +67,7 @@ def claim(store: StateStore, sink_id: str, now: float | None = None, limit: int 
     return [alert_from_stored(*row) for row in rows]
 
 
-def record(store: StateStore, sink_id: str, results: dict[str, str | None], now: float | None = None) -> None:
+def record(store: State, sink_id: str, results: dict[str, str | None], now: float | None = None) -> None:
     now = time.time() if now is None else now
     with store.transaction() as db:
         for alert_id, error in results.items():
@@ -80,20 +79,20 @@ def record(store: StateStore, sink_id: str, results: dict[str, str | None], now:
                            "WHERE alert_id=? AND sink_id=?", (error, alert_id, sink_id))
 
 
-def release(store: StateStore, sink_id: str) -> None:
+def release(store: State, sink_id: str) -> None:
     """Give back this run's claims on a sink's deliveries it did not attempt."""
     with store.transaction() as db:
         db.execute("UPDATE deliveries SET claimed_by=NULL WHERE sink_id=? AND claimed_by=?", (sink_id, store.run_id))
 
 
-def backlog(store: StateStore, sink_id: str | None = None) -> int:
+def backlog(store: State, sink_id: str | None = None) -> int:
     """Deliveries pending, for one sink or all together (watch logs it on its retry schedule)."""
     if sink_id is None:
         return int(store.query("SELECT count(*) FROM deliveries WHERE status='pending'")[0][0])
     return int(store.query("SELECT count(*) FROM deliveries WHERE status='pending' AND sink_id=?", (sink_id,))[0][0])
 
 
-def pending(store: StateStore, exclude: tuple[str, ...] = ()) -> list[Pending]:
+def pending(store: State, exclude: tuple[str, ...] = ()) -> list[Pending]:
     """Pending deliveries per sink (those of sinks not configured now too: they wait for that sink)."""
     rows = store.query(
         "SELECT sink_id, count(*), max(last_error) FROM deliveries WHERE status='pending' GROUP BY sink_id "
@@ -101,7 +100,7 @@ def pending(store: StateStore, exclude: tuple[str, ...] = ()) -> list[Pending]:
     return [Pending(*row) for row in rows if row[0] not in exclude]
 
 
-def for_alert(store: StateStore, alert_id: str) -> list[dict[str, Any]]:
+def for_alert(store: State, alert_id: str) -> list[dict[str, Any]]:
     rows = store.query("SELECT sink_id, status, attempts, last_error, delivered_at FROM deliveries "
                        "WHERE alert_id=? ORDER BY sink_id", (alert_id,))
     return [dict(zip(("sink", "status", "attempts", "last_error", "delivered_at"), row)) for row in rows]
