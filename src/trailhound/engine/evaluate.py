@@ -156,8 +156,11 @@ def scan_input(item: Input, rules: list[Rule], options: ScanOptions) -> InputRes
 
 def _scan_input(item: Input, rules: list[Rule], options: ScanOptions, result: InputResult,
                 matcher: Matcher | None) -> None:
+    def batch(records: list[dict[str, Any]]) -> None:  # a big input's records, judged as they stream
+        evaluate(records, rules, options, result)
+
     try:
-        sifted = sift(item, matcher)  # streamed from the source; matcher None: every record parsed
+        sifted = sift(item, matcher, batch)  # streamed from the source; matcher None: every record parsed
         result.bytes, doc = sifted.bytes, sifted.document
     except OSError as exc:
         result.problem = f"cannot read ({exc.strerror or exc})"
@@ -165,8 +168,8 @@ def _scan_input(item: Input, rules: list[Rule], options: ScanOptions, result: In
     if doc is None:
         result.prefiltered = True
         return
-    result.skipped, result.unreadable, result.unparsed = doc.skipped, doc.unreadable, doc.unparsed
-    result.records = doc.unparsed
-    result.problem = doc.problem
+    result.skipped, result.unreadable, result.unparsed = doc.skipped, result.unreadable + doc.unreadable, doc.unparsed
+    result.records += doc.unparsed
+    result.problem = doc.problem or result.problem
     result.notices = doc.notices
     evaluate(doc.records, rules, options, result)

@@ -52,7 +52,7 @@ def _json_int(text: str) -> int | str:
 _DECODER = json.JSONDecoder(parse_int=_json_int)
 
 
-def _loads(text: str | bytes) -> Any:
+def loads(text: str | bytes) -> Any:
     """orjson, and the standard library for what orjson refuses but is JSON (huge integers).
 
     Raises ValueError (or RecursionError) when the text is not JSON.
@@ -76,6 +76,12 @@ class Document:
     # The prefilter for what was hidden from it (a base64 payload): decoded, then searched; None: parse all
     sieve: Callable[[bytes], bool] | None = None
     unreadable_requests: int = 0  # records whose requestParameters is present but cannot be read
+    batched: int = 0  # records already handed on as they streamed (records/split.py), no longer held here
+
+    @property
+    def read(self) -> int:
+        """How many records were read: those held, and those handed on."""
+        return self.batched + len(self.records)
 
     def note(self, message: str, line: int | None = None) -> None:
         """A problem with the input, at `line` (1-based, in the decompressed text) when known."""
@@ -140,7 +146,7 @@ def _decode_text(data: bytes, doc: Document) -> str:
 
 def _parses(text: str) -> bool:
     try:
-        _loads(text)
+        loads(text)
     except (ValueError, RecursionError):
         return False
     return True
@@ -162,7 +168,7 @@ def _collect_lines(text: str, doc: Document) -> None:
         if not line:
             continue
         try:
-            values.append(_loads(strip_line_prefix(line)))
+            values.append(loads(strip_line_prefix(line)))
         except (ValueError, RecursionError):
             doc.unreadable += 1
             bad_lines.append(number)
@@ -417,7 +423,7 @@ def _unwrap_message(obj: dict[str, Any], doc: Document) -> bool:
 def _collect_json_text(text: str, doc: Document) -> None:
     """A record carried as a JSON string: collected, or counted unreadable."""
     try:
-        value = _loads(text)
+        value = loads(text)
     except (ValueError, RecursionError):
         doc.unreadable += 1
     else:
@@ -601,7 +607,7 @@ def parse_selected(data: bytes | bytearray | memoryview, wanted: Callable[[Any],
         if len(data) > WHOLE_PARSE_LIMIT:  # a big array or NDJSON file: the caller splits it (records/split.py)
             return None
         return parse_decompressed(bytes(data))
-    selected = _hit_records(data, raws, ends) if ends is not None else None
+    selected = hit_elements(data, raws, ends) if ends is not None else None
     doc = Document()
     chosen = [raws[i] for i in sorted(selected)] if selected is not None else [r for r in raws if wanted(r)]
     if keeps is not None:  # of those, the ones a rule or collector could want: the rest are never parsed
@@ -621,27 +627,29 @@ def parse_selected(data: bytes | bytearray | memoryview, wanted: Callable[[Any],
 _CLOSING = re.compile(rb"\s*\]\s*\}\s*")
 
 
-def _hit_records(data: bytes | bytearray | memoryview, raws: list[msgspec.Raw],
-                 ends: Callable[[Any], list[int]]) -> set[int] | None:
-    """Indexes of the records holding a match, from one search of the whole file; None when the records'
-    offsets cannot be proven (then each record is searched on its own).
+def hit_elements(data: bytes | bytearray | memoryview, raws: list[msgspec.Raw], ends: Callable[[Any], list[int]],
+                 first_at: int = -1, closing: re.Pattern[bytes] = _CLOSING) -> set[int] | None:
+    """Indexes of the elements holding a match, from one search of all of `data`; None when the elements'
+    places cannot be proven (then each element is searched on its own).
 
-    In a compact file (one comma between records, as CloudTrail writes them) record i starts at the first
-    record's offset plus the lengths before it, computed in C. That layout is proven, not assumed: the first
-    record's bytes must be where it says, and the array must close right after the last record as computed.
-    Any longer separator pushes the true last record past that point, so its closing brace would stand
-    between the computed end and the `]`, and the check fails.
+    In a compact array (one comma between elements, as CloudTrail writes them) element i starts at the
+    first one's offset plus the lengths before it, computed in C. That layout is proven, not assumed: the
+    first element's bytes must be where it says (`first_at`, or where they are first found when it is -1),
+    and the array must close (`closing`: a delivery file's `]}` by default) right after the last element as
+    computed. Any longer separator pushes the true last element past that point, so its closing brace would
+    stand between the computed end and the `]`, and the check fails.
     """
-    if not raws or not bytes(raws[-1]).endswith(b"}"):
+    if not raws or not bytes(raws[-1]).endswith((b"}", b"]")):
         return None
     buffer = bytes(data) if isinstance(data, memoryview) else data
     first = bytes(raws[0])
-    start = buffer.find(first)
+    start = buffer.find(first) if first_at < 0 else first_at
+    if start < 0 or buffer[start:start + len(first)] != first:
+        return None
     lengths = list(map(len, raws))
     # (1).__add__ keeps the running sum in C: a generator here cost ~0.2 s per GB of records.
     starts = list(accumulate(map((1).__add__, lengths[:-1]), initial=start))
-    computed_end = starts[-1] + lengths[-1]
-    if start < 0 or not _CLOSING.fullmatch(buffer, computed_end):
+    if not closing.fullmatch(buffer, starts[-1] + lengths[-1]):
         return None
     selected: set[int] = set()
     for end in ends(buffer):

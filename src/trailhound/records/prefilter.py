@@ -49,6 +49,10 @@ def hiding_patterns(needles: Iterable[bytes]) -> list[bytes]:
     return sorted(patterns)
 
 
+# Keys of payloads the search cannot see into (Lambda's base64 `awslogs`): searched with every needle set, so
+# a hit on one, in any spelling, sends its record to be decoded and searched again (formats.may_hold_encoded).
+ENCODED_KEYS = (b"awslogs",)
+
 Groups = tuple[tuple[bytes, ...], ...]  # one consumer's needle lists: a record it wants holds one of each
 
 
@@ -59,9 +63,10 @@ class Matcher:
     engine = "none"
 
     def __init__(self, needles: Iterable[bytes], consumers: Iterable[Groups] = ()):
-        self.needles = sorted({bytes(n).lower() for n in needles if n})
-        if not self.needles:
+        declared = {bytes(n).lower() for n in needles if n}
+        if not declared:
             raise ValueError("a prefilter needs at least one needle")
+        self.needles = sorted(declared | set(ENCODED_KEYS))
         self.consumers = [tuple(tuple(bytes(n).lower() for n in group) for group in groups)
                           for groups in consumers]
         # keeps(): every consumer needle, and each consumer's lists as sets of them

@@ -9,20 +9,20 @@ either way. Without a prefilter (matcher None) every record is parsed, under the
 from __future__ import annotations
 
 import io
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from itertools import chain
 from typing import Any, BinaryIO
 
 from ..errors import ReadError
-from .formats import ENCODED_OVERLAP, Document, looks_truncated, may_hold_encoded, parse_decompressed, parse_selected
+from .formats import Document, looks_truncated, may_hold_encoded, parse_decompressed, parse_selected
 from .parquet import MAGIC as PARQUET_MAGIC
 from .parquet import read_parquet
 from .prefilter import Matcher
 from .split import split_stream
 from .stream import chunks, open_input
 
-IN_MEMORY_LIMIT = 96 << 20  # decompressed bytes held at once: with the parse around it, a worker stays < 300 MB
+IN_MEMORY_LIMIT = 64 << 20  # decompressed bytes held whole; past it the input is split as it streams
+Batch = Callable[[list[dict[str, Any]]], None]
 
 
 @dataclass
@@ -31,30 +31,60 @@ class Sifted:
     bytes: int = 0  # as stored
 
 
-def sift(item: Any, matcher: Matcher | None) -> Sifted:
-    """The records of `item` that `matcher` lets by (every record when it is None), and its stored size."""
+def sift(item: Any, matcher: Matcher | None, batch: Batch | None = None) -> Sifted:
+    """The records of `item` that `matcher` lets by (every record when it is None), and its stored size.
+
+    `batch`, when given, receives the records of a big input as they are read, a window at a time, and
+    the document keeps none of them: memory follows the window, not the file (the caller evaluates each
+    batch and lets it go). Small inputs come back whole in the document either way."""
     with open_input(item) as opened:
         head = opened.read(len(PARQUET_MAGIC))
         if head == PARQUET_MAGIC:
             return _sift_parquet(item, opened, matcher)
         raw = _Counted(opened, head)
-        data, hit, cut = _read(raw, matcher)
+        stream = chunks(raw)
+        held: list[bytes] = []
+        total = 0
+        try:
+            for block in stream:
+                held.append(block)
+                total += len(block)
+                if total > IN_MEMORY_LIMIT:  # too big to hold: split as it streams, one pass
+                    document = split_stream(_drain(held, stream), matcher, batch=batch)
+                    return _streamed(document, matcher, _stored_size(opened, raw.count))
+        except ReadError as exc:
+            return Sifted(parse_decompressed(b"".join(held), exc), _stored_size(opened, raw.count))
         stored = _stored_size(opened, raw.count)
-    if data is None:  # past the limit: split as it streams, from a second pass over the source
-        return _stream_records(item, matcher, stored) if hit else Sifted(None, stored)
-    if cut is not None or matcher is None:  # a gzip cut short is salvaged whole, as without the prefilter
-        return Sifted(parse_decompressed(data, cut), stored)
-    if may_hold_encoded(data):  # a base64 payload hides its needles: decoded first, then searched
-        return Sifted(parse_decompressed(bytes(data), sieve=matcher.hit), stored)
+    data = (held[0] if len(held) == 1 else b"".join(held)) if held else b""
+    del held
+    if matcher is None:
+        return Sifted(parse_decompressed(data), stored)
     ends = matcher.ends(data)  # one search of the file answers both: is there a hit, and in which records
     if not ends:
         if not data.strip() or looks_truncated(data):
-            return Sifted(parse_decompressed(bytes(data)), stored)  # empty or cut short: named, as unfiltered
+            return Sifted(parse_decompressed(data), stored)  # empty or cut short: named, as unfiltered
         return Sifted(None, stored)
-    document = parse_selected(data, matcher.hit, lambda _data: ends, matcher.keeps)
-    if document is None:  # a big array or NDJSON file: one record at a time, not all at once
-        document = split_stream([bytes(data)], _could_hold(matcher))
-    return Sifted(document, stored)
+    if may_hold_encoded(data):  # a base64 payload hides its needles: decoded first, then searched
+        return Sifted(parse_decompressed(data, sieve=matcher.hit), stored)
+    selected = parse_selected(data, matcher.hit, lambda _data: ends, matcher.keeps)
+    if selected is None:  # a big array or NDJSON file: one record at a time, not all at once
+        selected = split_stream([data], matcher, batch=batch)
+    return Sifted(selected, stored)
+
+
+def _drain(held: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
+    """The blocks read so far, then the rest of the stream, each let go once handed on."""
+    held.reverse()
+    while held:
+        yield held.pop()
+    yield from rest
+
+
+def _streamed(document: Document, matcher: Matcher | None, stored: int) -> Sifted:
+    """A big input that held no needle anywhere is skipped unparsed, as a small one is."""
+    untouched = not (document.records or document.skipped or document.unreadable or document.unparsed
+                     or document.problems or document.notices or document.batched)
+    return Sifted(None if matcher is not None and untouched else document, stored)
 
 
 def _sift_parquet(item: Any, opened: BinaryIO, matcher: Matcher | None) -> Sifted:
@@ -104,55 +134,3 @@ def _stored_size(raw: BinaryIO, read: int) -> int:
         return raw.seek(0, 2)
     except (OSError, ValueError, AttributeError):
         return read
-
-
-def _read(raw: Any, matcher: Matcher | None) -> tuple[bytes | None, bool, ReadError | None]:
-    """(the decompressed bytes, or None past IN_MEMORY_LIMIT; for those, whether a needle occurs; the
-    gzip error that cut the input short, if one did).
-
-    Most inputs fit: they are read whole and searched once by the caller. A bigger one is searched as it
-    streams, chunk by chunk with an overlap so no needle hides across a boundary, and never held whole.
-    """
-    blocks: list[bytes] = []
-    total = 0
-    stream = chunks(raw)
-    try:
-        for block in stream:
-            blocks.append(block)
-            total += len(block)
-            if total > IN_MEMORY_LIMIT:
-                break
-        else:  # Most files are one block: no copy. Joining only what is kept, and only once.
-            return (blocks[0] if len(blocks) == 1 else b"".join(blocks)) if blocks else b"", False, None
-    except ReadError as exc:
-        return b"".join(blocks), False, exc
-    if matcher is None:
-        return None, True, None
-    tail = b""
-    try:
-        for index, block in enumerate(chain(blocks, stream)):
-            searched = tail + block if tail else block
-            if matcher.hit(searched) or may_hold_encoded(searched):
-                return None, True, None
-            tail = block[-max(matcher.overlap, ENCODED_OVERLAP):]
-            if index < len(blocks):
-                blocks[index] = b""  # searched: let it go
-    except ReadError:  # cut short past the limit: the split pass keeps what precedes the damage, and names it
-        return None, True, None
-    return None, False, None
-
-
-def _stream_records(item: Any, matcher: Matcher | None, stored: int) -> Sifted:
-    """A huge input holding a needle: split it into records as it streams, parse only those that hit."""
-    with open_input(item) as raw:
-        document = split_stream(chunks(raw), _could_hold(matcher) if matcher is not None else _every_record)
-    return Sifted(document, stored)
-
-
-def _could_hold(matcher: Matcher) -> Callable[[bytes], bool]:
-    """A record the prefilter cannot rule out: it holds a needle, or a payload that must be decoded first."""
-    return lambda raw: matcher.hit(raw) or may_hold_encoded(raw)
-
-
-def _every_record(_raw: bytes) -> bool:
-    return True

@@ -1,41 +1,98 @@
-"""Split a huge input into records while it streams, so only the records that hit are ever parsed.
+"""Split a big input into records as it streams, and parse only the records a needle hit.
 
-Used past read.IN_MEMORY_LIMIT (or formats.WHOLE_PARSE_LIMIT) only: slower than msgspec's walk over a buffer,
-but it holds one record at a time, however big the file. Strings are skipped whole (a brace or newline inside
-one cannot fool it). Shapes: a delivery file `{"Records": [...]}`, a JSON array, or one record per line.
+Memory follows the chunk (stream.CHUNK), never the file, and every boundary is exact:
+
+- one record per line (NDJSON, CloudWatch Logs exports): JSON forbids a raw newline inside a string, so the
+  line around a hit is its record. Each chunk is searched once for the needles (GB/s); only the lines
+  holding a hit are cut out and parsed, the rest is never looked at.
+- an array (`{"Records": [...]}`, `[...]`): a boundary needs the structure, so msgspec walks each window of
+  whole elements (~1 GB/s, no objects built). A window starts at a known element start and is cut after a
+  `}` that may close an element; `[` + window + `]` decodes only if the cut is an element's end, because
+  JSON is parsed the same way from the same start whatever follows (a cut inside an element or a string
+  leaves something open). So a decode that succeeds proves every boundary in it. A window that does not
+  decode (a broken element, one longer than the window) is read by the token scanner below, exact and
+  slow, and only that window.
+
+A record longer than RECORD_LIMIT is named and skipped, never held: the file's size is no reason for memory.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
+import msgspec
 import orjson
 
 from ..errors import ReadError
-from .formats import BOM, RECORDS_OPEN, Document, collect, collect_item, not_json_lines, strip_line_prefix
+from .formats import (
+    BOM,
+    Document,
+    collect,
+    collect_item,
+    hit_elements,
+    loads,
+    may_hold_encoded,
+    not_json_lines,
+    strip_line_prefix,
+)
+from .prefilter import Matcher
 
+try:
+    from stringzilla import count as _sz_count
+except ImportError:  # pragma: no cover - exercised only where stringzilla does not install
+    _sz_count = None
+
+RECORD_LIMIT = 32 << 20  # one record's bytes, at most: past it a record is named and skipped
+# A wrapper whose first key holds the records, one per element: a delivery file, lookup-events, a Lake result
+ARRAY_OPEN = re.compile(rb'\{\s*"(Records|Events|QueryResultRows)"\s*:\s*\[')
 _TOKEN = re.compile(rb'["{}\[\]]')
 _STRING_REST = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*"', re.S)
+_STRING_BODY = re.compile(rb'[^"\\]*(?:\\.[^"\\]*)*', re.S)  # up to a closing quote, the end, or a lone backslash
+_SPACE = b" \t\r\n"
+_RAWS = msgspec.json.Decoder(list[msgspec.Raw])
+_CUT_TRIES = 2  # cuts tried by decoding before the token scanner reads the window (each try walks it)
+# Where an element may end, likeliest first: before a CloudTrail record's first key, before any object, after
+# an array (a Lake result row), then any closing bracket followed by a comma or the array's end.
+_PROBES = (b'},{"eventVersion"', b"},{", b"],[", b"}", b"]")
+_CLOSE = re.compile(rb"\s*\]")
 
 
-def split_stream(blocks: Iterable[bytes], wanted: Callable[[bytes], bool]) -> Document:
-    """The records of a stream of decompressed blocks; only those `wanted` (their raw bytes) is true of are
-    parsed. A stream that breaks (a gzip cut short) keeps the records before the break, and names it."""
-    doc = Document()
+def newlines(data: bytes | memoryview, start: int = 0, end: int | None = None) -> int:
+    """How many newlines data[start:end] holds: stringzilla's SIMD count (~25 GB/s), bytes.count else."""
+    view = memoryview(data)[start:end]
+    if _sz_count is not None:
+        return int(_sz_count(view, b"\n"))
+    return bytes(view).count(b"\n")
+
+
+Batch = Callable[[list[dict[str, Any]]], None]
+
+
+def split_stream(blocks: Iterable[bytes], matcher: Matcher | None, first_line: int = 1,
+                 shape: str | None = None, batch: Batch | None = None) -> Document:
+    """The records of a stream of decompressed blocks: those holding a needle of `matcher` (every record
+    when it is None) are parsed, the rest counted. A stream that breaks (a gzip cut short) keeps the records
+    before the break, and names it. `first_line`: the line number of the stream's first byte (a byte range
+    of a bigger file); `shape`: "lines" or "array" when the caller knows it (a range has no head);
+    `batch`: given the records read so far after each block, which the document then lets go."""
+    doc = Document(sieve=matcher.hit if matcher is not None else None)
     stream = _until_broken(blocks, doc)
+    if batch is not None:
+        stream = _handing_on(stream, doc, batch)
     first = b""
-    for block in stream:  # enough of the start to know the shape
-        first += block
-        if first.lstrip(BOM + b" \t\r\n"):
-            break
-    head = first.lstrip(BOM + b" \t\r\n")
-    if RECORDS_OPEN.match(head.decode("latin-1")[:64]):
-        _split_values(_chain(first, stream), wanted, doc, depth_of_records=2, in_records=True)
-    elif head.startswith(b"["):
-        _split_values(_chain(first, stream), wanted, doc, depth_of_records=1, in_records=False)
+    if shape is None:
+        for block in stream:  # enough of the start to know the shape
+            first += block
+            if first.lstrip(BOM + _SPACE):
+                break
+        head = first.lstrip(BOM + _SPACE)
+        shape = "array" if ARRAY_OPEN.match(head[:256]) or head.startswith(b"[") else "lines"
+    if shape == "array":
+        _ArraySplitter(matcher, doc).run(_chain(first, stream))
     else:
-        _split_lines(_chain(first, stream), wanted, doc)
+        _LineSplitter(matcher, doc, first_line).run(_chain(first, stream))
     return doc
 
 
@@ -46,78 +103,331 @@ def _until_broken(blocks: Iterable[bytes], doc: Document) -> Iterator[bytes]:
         doc.problems.append(exc)
 
 
+def _handing_on(blocks: Iterator[bytes], doc: Document, batch: Batch) -> Iterator[bytes]:
+    """The blocks, and before each next one (and at the end) the records read so far, handed to `batch`."""
+    for block in blocks:
+        yield block
+        _hand_on(doc, batch)
+    _hand_on(doc, batch)
+
+
+def _hand_on(doc: Document, batch: Batch) -> None:
+    if doc.records:
+        records, doc.records = doc.records, []
+        doc.batched += len(records)
+        batch(records)
+
+
 def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
-    yield first
+    if first:
+        yield first
     yield from rest
 
 
-def _split_values(blocks: Iterable[bytes], wanted: Callable[[bytes], bool], doc: Document, depth_of_records: int,
-                  in_records: bool) -> None:
-    buf, pos, depth, start = b"", 0, 0, -1
-    for block in blocks:
-        keep = start if start >= 0 else pos
-        buf, pos, start = buf[keep:] + block, pos - keep, (start - keep if start >= 0 else -1)
+def _wanted(matcher: Matcher | None, raw: bytes | memoryview) -> bool:
+    """Whether a record the search hit is parsed: a rule or collector could want it, or it carries a
+    payload the search could not see into (Lambda's base64 awslogs), decoded and searched once parsed."""
+    return matcher is None or matcher.keeps(raw) or may_hold_encoded(raw)
+
+
+class _LineSplitter:
+    def __init__(self, matcher: Matcher | None, doc: Document, first_line: int) -> None:
+        self.matcher, self.doc = matcher, doc
+        self.line = first_line  # the number of the first line in the carried bytes
+        self.bad: list[int] = []
+        self.skipping = False  # inside a line past RECORD_LIMIT: dropped up to its newline
+
+    def run(self, blocks: Iterable[bytes]) -> None:
+        carry = b""
+        for block in blocks:
+            if self.skipping:
+                end = block.find(b"\n")
+                if end < 0:
+                    continue
+                self.skipping, block = False, block[end + 1:]
+                self.line += 1
+            data = carry + block if carry else block
+            cut = data.rfind(b"\n") + 1
+            if cut:
+                self._region(data, cut)
+            carry = data[cut:]
+            if len(carry) > RECORD_LIMIT:
+                self.doc.unreadable += 1
+                self.doc.note(f"a record over {RECORD_LIMIT >> 20} MB (the limit for one record): skipped",
+                              line=self.line)
+                carry, self.skipping = b"", True
+        if carry.strip() and not self.skipping:
+            self._take(carry, self.line)
+        if self.bad:
+            self.doc.note(not_json_lines(len(self.bad)), line=self.bad[0])
+
+    def _region(self, data: bytes, cut: int) -> None:
+        """The whole lines data[:cut]: each line holding a hit is parsed (every line without a matcher)."""
+        if self.matcher is None:
+            for number, text in enumerate(data[:cut].split(b"\n")[:-1], self.line):
+                self._take(text, number)
+        else:
+            view = memoryview(data)[:cut]
+            counted, line, last = 0, self.line, -1
+            for end in self.matcher.ends(view):
+                start = data.rfind(b"\n", 0, end - 1) + 1  # a hit never holds a newline: its line is this one
+                if start <= last:
+                    continue  # another hit in the line just taken
+                last = data.find(b"\n", end - 1)
+                line += newlines(view, counted, start)
+                counted = start
+                self._take(data[start:last], line)
+        self.line += newlines(data, 0, cut)
+
+    def _take(self, line: bytes, number: int) -> None:
+        line = line.strip()
+        if not line:
+            return
+        if not _wanted(self.matcher, line):
+            self.doc.unparsed += 1
+            return
+        try:
+            value = loads(strip_line_prefix(line.decode("utf-8", "replace")))
+        except (ValueError, RecursionError):
+            self.doc.unreadable += 1
+            self.bad.append(number)
+            return
+        collect(value, self.doc)
+
+
+class _ArraySplitter:
+    """Elements of one top-level array, window by window. `buf[pos:]` is what is not read yet; `pos` is
+    always outside every element (at one, or at the separator before one)."""
+
+    def __init__(self, matcher: Matcher | None, doc: Document) -> None:
+        self.matcher, self.doc = matcher, doc
+        self.buf, self.pos = b"", 0
+        self.in_records = False
+        self.opened = self.closed = False
+        self.elements = 0  # elements read, to know whether a comma must come before the next
+        self.line = 1  # the line of buf[0]
+        self.repaired = False
+
+    def run(self, blocks: Iterable[bytes]) -> None:
+        stream = iter(blocks)
+        for block in stream:
+            self._append(block)
+            if not self.opened and not self._open():
+                continue
+            self._advance(final=False)
+            if len(self.buf) - self.pos > RECORD_LIMIT:
+                self._skip_oversized(stream)
+            if self.closed:
+                return
+        if self.opened:
+            self._advance(final=True)
+        if not self.closed:
+            self.doc.note(f"ends before its closing bracket; read the {self.doc.read} record(s) before it")
+
+    def _append(self, block: bytes) -> None:
+        if self.pos:
+            self.line += newlines(self.buf, 0, self.pos)
+        self.buf = self.buf[self.pos:] + block if self.pos < len(self.buf) else block
+        self.pos = 0
+
+    def _open(self) -> bool:
+        head = self.buf.lstrip(BOM + _SPACE)
+        offset = len(self.buf) - len(head)
+        match = ARRAY_OPEN.match(head)
+        if match:
+            self.in_records = match.group(1) == b"Records"
+            self.pos = offset + match.end()
+        elif head.startswith(b"["):
+            self.pos = offset + 1
+        elif len(head) < 256:
+            return False  # the wrapper's key may not be all here yet
+        self.opened = True
+        return True
+
+    def _start(self) -> int:
+        """The next element's start past `pos` (-1: not in the buffer yet; sets `closed` at the `]`)."""
+        pos, buf = self.pos, self.buf
+        while pos < len(buf) and buf[pos] in _SPACE:
+            pos += 1
+        if pos < len(buf) and buf[pos] == 0x5D:  # ]
+            self.closed = True
+            return -1
+        if self.elements and pos < len(buf):
+            if buf[pos] != 0x2C:  # a missing comma: read on past it, and say so
+                self._missing_comma(pos)
+                return pos
+            pos += 1
+            while pos < len(buf) and buf[pos] in _SPACE:
+                pos += 1
+        return pos if pos < len(buf) else -1
+
+    def _advance(self, final: bool) -> None:
+        """Read every whole element in the buffer: by decoding windows, else by the token scanner."""
+        while not self.closed:
+            start = self._start()
+            if start < 0:
+                return
+            for cut in self._cuts(start):
+                window = b"[" + self.buf[start:cut] + b"]"
+                try:
+                    raws = _RAWS.decode(window)
+                except msgspec.DecodeError:
+                    continue
+                self._take_window(window, raws, start)
+                self.pos = cut
+                break
+            else:
+                if not self._scan(start, final):
+                    return
+
+    def _cuts(self, start: int) -> Iterator[int]:
+        """Where a window from `start` may end: just after a closing bracket followed by `,` or `]`."""
+        buf, tried = self.buf, set[int]()
+        for probe in _PROBES:
+            at = buf.rfind(probe, start)
+            while at >= 0 and len(tried) < _CUT_TRIES:
+                if at + 1 not in tried and buf[at + 1:at + 65].lstrip(_SPACE)[:1] in (b",", b"]"):
+                    tried.add(at + 1)
+                    yield at + 1
+                    break
+                at = buf.rfind(probe, start, at)
+            if len(tried) >= _CUT_TRIES:
+                return
+
+    def _take_window(self, window: bytes, raws: list[msgspec.Raw], start: int) -> None:
+        self.elements += len(raws)
+        chosen = raws if self.matcher is None else self._hits(window, raws)
+        for raw in chosen:
+            self._take(raw)
+        self.doc.unparsed += len(raws) - len(chosen)
+
+    def _hits(self, window: bytes, raws: list[msgspec.Raw]) -> list[msgspec.Raw]:
+        """The elements holding a needle, from one search of the window (hyperscan); when the elements'
+        places in the window can be proven (compact, one comma apart: formats.hit_elements), else by a
+        search of each element."""
+        assert self.matcher is not None
+        found = hit_elements(window, raws, self.matcher.ends, 1, _CLOSE)
+        if found is None:
+            return [raw for raw in raws if self.matcher.hit(raw)]
+        return [raws[i] for i in sorted(found)]
+
+    def _take(self, raw: msgspec.Raw | bytes) -> None:
+        if not _wanted(self.matcher, raw):
+            self.doc.unparsed += 1
+            return
+        try:
+            item = orjson.loads(raw if isinstance(raw, bytes) else memoryview(raw))
+        except orjson.JSONDecodeError:
+            try:  # orjson refuses what is still JSON (integers past 64 bits) or holds invalid UTF-8
+                item = loads(bytes(raw).decode("utf-8", "replace"))
+            except (ValueError, RecursionError) as exc:
+                self.doc.unreadable += 1
+                self.doc.note(f"a record that holds a needle is not valid JSON ({exc})")
+                return
+        collect_item(item, self.doc, in_records=self.in_records)
+
+    def _scan(self, start: int, final: bool) -> bool:
+        """The token scanner: whole elements by bracket depth, strings skipped whole (a bracket inside one
+        cannot fool it). Each element is then parsed on its own, so a broken one is named and the rest
+        read. False when no element ends in the buffer (more is needed)."""
+        buf, pos, depth, begin = self.buf, start, 0, -1
+        progressed, previous = False, start
         while True:
             m = _TOKEN.search(buf, pos)
             if m is None:
-                pos = len(buf)
                 break
             char = buf[m.start()]
-            if char == 0x22:  # a string: jump past it, or wait for the block that ends it
+            if char == 0x22:
                 end = _STRING_REST.match(buf, m.end())
                 if end is None:
-                    pos = m.start()
                     break
                 pos = end.end()
                 continue
             pos = m.end()
             if char in (0x7B, 0x5B):
+                if depth == 0:
+                    begin = m.start()
+                    if progressed and buf[previous:begin].strip(_SPACE) != b",":
+                        self._missing_comma(begin)
                 depth += 1
-                if depth == depth_of_records + 1 and start < 0:
-                    start = m.start()
             else:
                 depth -= 1
-                if depth == depth_of_records and start >= 0:
-                    _take(buf[start:pos], wanted, doc, in_records)
-                    start = -1
-    if depth > 0:
-        doc.note(f"ends before its closing bracket; read the {len(doc.records)} record(s) before it")
+                if depth == 0 and begin >= 0:
+                    self.elements += 1
+                    if self.matcher is None or self.matcher.hit(buf[begin:pos]):
+                        self._take(buf[begin:pos])
+                    else:
+                        self.doc.unparsed += 1
+                    self.pos, previous, begin, progressed = pos, pos, -1, True
+                elif depth < 0:  # the array's own closing bracket
+                    self.closed, self.pos = True, pos
+                    return True
+        if final and begin >= 0:
+            self.pos = len(buf)
+        return progressed
+
+    def _missing_comma(self, at: int) -> None:
+        if not self.repaired:  # said once, as formats' reader says it
+            self.repaired = True
+            self.doc.note("not valid JSON (missing ','); read on past it", line=self._line(at))
+
+    def _line(self, offset: int) -> int:
+        return self.line + newlines(self.buf, 0, offset)
+
+    def _skip_oversized(self, stream: Iterator[bytes]) -> None:
+        """An element past RECORD_LIMIT: named, then stepped over as it streams, holding none of it."""
+        start = self._start()
+        if start < 0:
+            return
+        self.doc.unreadable += 1
+        self.elements += 1
+        self.doc.note(f"a record over {RECORD_LIMIT >> 20} MB (the limit for one record): skipped",
+                      line=self._line(start))
+        skipper, block, at, line = _Skipper(), self.buf, start, self.line
+        while True:
+            end = skipper.feed(block, at)
+            if end >= 0:
+                self.line, self.buf, self.pos = line + newlines(block, 0, end), block[end:], 0
+                return
+            line += newlines(block)
+            block, at = next(stream, b""), 0
+            if not block:
+                self.line, self.buf, self.pos = line, b"", 0
+                return
 
 
-def _take(raw: bytes, wanted: Callable[[bytes], bool], doc: Document, in_records: bool) -> None:
-    if not wanted(raw):
-        doc.unparsed += 1
-        return
-    try:
-        collect_item(orjson.loads(raw), doc, in_records=in_records)
-    except orjson.JSONDecodeError as exc:
-        doc.unreadable += 1
-        doc.note(f"a record that holds a needle is not valid JSON ({exc})")
+class _Skipper:
+    """Steps over one JSON value without holding it: depth and string state carried across blocks."""
 
+    def __init__(self) -> None:
+        self.depth, self.in_string, self.escaped = 0, False, False
 
-def _split_lines(blocks: Iterable[bytes], wanted: Callable[[bytes], bool], doc: Document) -> None:
-    carry, number, bad = b"", 0, list[int]()
-    for block in blocks:
-        lines = (carry + block).split(b"\n")
-        carry = lines.pop()
-        for line in lines:
-            number += 1
-            _take_line(line, number, wanted, doc, bad)
-    if carry.strip():
-        _take_line(carry, number + 1, wanted, doc, bad)
-    if bad:
-        doc.note(not_json_lines(len(bad)), line=bad[0])
+    def feed(self, block: bytes, pos: int) -> int:
+        """The offset just past the value's end in `block`, or -1 when it goes on in the next block."""
+        while pos < len(block):
+            if self.in_string:
+                if self.escaped:
+                    pos, self.escaped = pos + 1, False
+                    continue
+                pos = _STRING_BODY.match(block, pos).end()  # type: ignore[union-attr]  # it matches the empty string
+                if pos >= len(block):
+                    return -1
+                if block[pos] == 0x5C:  # a lone backslash at the end: its escaped byte is in the next block
+                    self.escaped, pos = True, pos + 1
+                    continue
+                self.in_string, pos = False, pos + 1
+                continue
+            m = _TOKEN.search(block, pos)
+            if m is None:
+                return -1
+            char, pos = block[m.start()], m.end()
+            if char == 0x22:
+                self.in_string = True
+            elif char in (0x7B, 0x5B):
+                self.depth += 1
+            else:
+                self.depth -= 1
+                if self.depth == 0:
+                    return pos
+        return -1
 
-
-def _take_line(line: bytes, number: int, wanted: Callable[[bytes], bool], doc: Document, bad: list[int]) -> None:
-    line = line.strip()
-    if not line:
-        return
-    if not wanted(line):
-        doc.unparsed += 1
-        return
-    try:
-        collect(orjson.loads(strip_line_prefix(line.decode("utf-8", "replace"))), doc)
-    except orjson.JSONDecodeError:
-        doc.unreadable += 1
-        bad.append(number)

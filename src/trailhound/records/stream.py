@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Iterator
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 from ..errors import ReadError
 
@@ -23,6 +23,10 @@ CHUNK = 8 << 20  # decompressed bytes per step: big enough for SIMD search to ru
 _READ = 1 << 20  # stored (compressed) bytes read per step
 
 
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 def open_input(item: Any) -> BinaryIO:
     """A binary stream over the input's stored bytes, straight from its source: every source's input has
     `open()`. An input that offers only `read()` (a library user's own) is held whole."""
@@ -30,7 +34,7 @@ def open_input(item: Any) -> BinaryIO:
     return opener() if callable(opener) else io.BytesIO(item.read())
 
 
-def chunks(raw: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
+def chunks(raw: Readable, size: int = CHUNK) -> Iterator[bytes]:
     """Decompressed chunks of `raw`, each at most `size` bytes (gunzipped when it starts with the gzip magic).
 
     A gzip stream that is corrupt or cut short yields what precedes the damage, then raises ReadError
@@ -46,7 +50,7 @@ def chunks(raw: BinaryIO, size: int = CHUNK) -> Iterator[bytes]:
     yield from _gunzip(head, raw, size)
 
 
-def _gunzip(head: bytes, raw: BinaryIO, size: int) -> Iterator[bytes]:
+def _gunzip(head: bytes, raw: Readable, size: int) -> Iterator[bytes]:
     inflater = zlib.decompressobj(wbits=31)
     pending, done = head, 0
     try:
