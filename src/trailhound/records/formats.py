@@ -641,9 +641,10 @@ def hit_elements(data: bytes | bytearray | memoryview, raws: list[msgspec.Raw], 
     """
     if not raws or not bytes(raws[-1]).endswith((b"}", b"]")):
         return None
-    buffer = bytes(data) if isinstance(data, memoryview) else data
     first = bytes(raws[0])
-    start = buffer.find(first) if first_at < 0 else first_at
+    if first_at < 0:  # where its bytes are first found: a search memoryview lacks
+        first_at = (bytes(data) if isinstance(data, memoryview) else data).find(first)
+    buffer, start = data, first_at
     if start < 0 or buffer[start:start + len(first)] != first:
         return None
     lengths = list(map(len, raws))

@@ -79,7 +79,7 @@ class Matcher:
     def hit(self, data: bytes | memoryview) -> bool:
         raise NotImplementedError
 
-    def keeps(self, record: bytes | memoryview) -> bool:
+    def keeps(self, record: bytes | bytearray | memoryview | Any) -> bool:
         """Whether one raw record could be one that a consumer wants: it holds a needle of every list that
         consumer declares (the file was searched for one list only: an event source, say, where the record
         must also hold an event name). Cheap, because it runs on the few records a file search let by."""
@@ -165,9 +165,12 @@ def _families(needles: list[bytes]) -> list[list[bytes]]:
 def _holds_any(data: bytes | memoryview, byteset: bytes) -> bool:
     """Whether any of these bytes occurs in data: one SIMD pass with stringzilla (~0.04 s per GB here),
     else a backslash search and isascii(), which rule out every hiding pattern's first byte (~0.085 s)."""
-    view = data if isinstance(data, bytes) else bytes(data)  # stringzilla refuses some buffers (msgspec.Raw)
     if _find_first_of is not None:
-        return bool(_find_first_of(view, byteset) >= 0)  # stringzilla ships no stubs: its result is Any
+        try:  # a memoryview as it is: copying a window to bytes cost more than the search
+            return bool(_find_first_of(data, byteset) >= 0)  # stringzilla ships no stubs: its result is Any
+        except TypeError:  # stringzilla refuses some buffers (msgspec.Raw)
+            return bool(_find_first_of(bytes(data), byteset) >= 0)
+    view = bytes(data)
     return b"\\" in view or not view.isascii()
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from ..errors import ReadError
-from .formats import Document, looks_truncated, may_hold_encoded, parse_decompressed, parse_selected
+from .formats import BOM, Document, looks_truncated, may_hold_encoded, parse_decompressed, parse_selected
 from .parquet import MAGIC as PARQUET_MAGIC
 from .parquet import read_parquet
 from .prefilter import Matcher
@@ -59,6 +59,8 @@ def sift(item: Any, matcher: Matcher | None, batch: Batch | None = None) -> Sift
     del held
     if matcher is None:
         return Sifted(parse_decompressed(data), stored)
+    if data.startswith(BOM):  # searched without it: the hits' offsets must be those the records are read at
+        data = data[len(BOM):]
     ends = matcher.ends(data)  # one search of the file answers both: is there a hit, and in which records
     if not ends:
         if not data.strip() or looks_truncated(data):

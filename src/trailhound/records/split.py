@@ -59,7 +59,7 @@ _PROBES = (b'},{"eventVersion"', b"},{", b"],[", b"}", b"]")
 _CLOSE = re.compile(rb"\s*\]")
 
 
-def newlines(data: bytes | memoryview, start: int = 0, end: int | None = None) -> int:
+def newlines(data: bytes | bytearray | memoryview, start: int = 0, end: int | None = None) -> int:
     """How many newlines data[start:end] holds: stringzilla's SIMD count (~25 GB/s), bytes.count else."""
     view = memoryview(data)[start:end]
     if _sz_count is not None:
@@ -83,9 +83,9 @@ def split_stream(blocks: Iterable[bytes], matcher: Matcher | None, first_line: i
         stream = _handing_on(stream, doc, batch)
     first = b""
     if shape is None:
-        for block in stream:  # enough of the start to know the shape
+        for block in stream:  # enough of the start to know the shape (a wrapper's key included)
             first += block
-            if first.lstrip(BOM + _SPACE):
+            if len(first.lstrip(BOM + _SPACE)) >= 256:
                 break
         head = first.lstrip(BOM + _SPACE)
         shape = "array" if ARRAY_OPEN.match(head[:256]) or head.startswith(b"[") else "lines"
@@ -124,7 +124,7 @@ def _chain(first: bytes, rest: Iterator[bytes]) -> Iterator[bytes]:
     yield from rest
 
 
-def _wanted(matcher: Matcher | None, raw: bytes | memoryview) -> bool:
+def _wanted(matcher: Matcher | None, raw: bytes | bytearray | memoryview | msgspec.Raw) -> bool:
     """Whether a record the search hit is parsed: a rule or collector could want it, or it carries a
     payload the search could not see into (Lambda's base64 awslogs), decoded and searched once parsed."""
     return matcher is None or matcher.keeps(raw) or may_hold_encoded(raw)
@@ -201,7 +201,7 @@ class _ArraySplitter:
 
     def __init__(self, matcher: Matcher | None, doc: Document) -> None:
         self.matcher, self.doc = matcher, doc
-        self.buf, self.pos = b"", 0
+        self.buf, self.pos = bytearray(), 0
         self.in_records = False
         self.opened = self.closed = False
         self.elements = 0  # elements read, to know whether a comma must come before the next
@@ -225,10 +225,12 @@ class _ArraySplitter:
             self.doc.note(f"ends before its closing bracket; read the {self.doc.read} record(s) before it")
 
     def _append(self, block: bytes) -> None:
-        if self.pos:
-            self.line += newlines(self.buf, 0, self.pos)
-        self.buf = self.buf[self.pos:] + block if self.pos < len(self.buf) else block
-        self.pos = 0
+        """The next block after what is not read yet, and one byte before it: a window's `[` goes there."""
+        if self.pos > 1:
+            self.line += newlines(self.buf, 0, self.pos - 1)
+            del self.buf[:self.pos - 1]
+            self.pos = 1
+        self.buf += block
 
     def _open(self) -> bool:
         head = self.buf.lstrip(BOM + _SPACE)
@@ -268,14 +270,9 @@ class _ArraySplitter:
             if start < 0:
                 return
             for cut in self._cuts(start):
-                window = b"[" + self.buf[start:cut] + b"]"
-                try:
-                    raws = _RAWS.decode(window)
-                except msgspec.DecodeError:
-                    continue
-                self._take_window(window, raws, start)
-                self.pos = cut
-                break
+                if self._window(start, cut):
+                    self.pos = cut
+                    break
             else:
                 if not self._scan(start, final):
                     return
@@ -286,7 +283,7 @@ class _ArraySplitter:
         for probe in _PROBES:
             at = buf.rfind(probe, start)
             while at >= 0 and len(tried) < _CUT_TRIES:
-                if at + 1 not in tried and buf[at + 1:at + 65].lstrip(_SPACE)[:1] in (b",", b"]"):
+                if at + 1 not in tried and bytes(buf[at + 1:at + 65]).lstrip(_SPACE)[:1] in (b",", b"]"):
                     tried.add(at + 1)
                     yield at + 1
                     break
@@ -294,14 +291,33 @@ class _ArraySplitter:
             if len(tried) >= _CUT_TRIES:
                 return
 
-    def _take_window(self, window: bytes, raws: list[msgspec.Raw], start: int) -> None:
+    def _window(self, start: int, cut: int) -> bool:
+        """Decode buf[start:cut] as `[` + elements + `]`, in place: the bytes either side are swapped for
+        the brackets while msgspec walks it (no copy of the window), then put back. False: not a cut."""
+        buf = self.buf
+        before, after = buf[start - 1], buf[cut]
+        buf[start - 1], buf[cut] = 0x5B, 0x5D
+        view = memoryview(buf)[start - 1:cut + 1]
+        try:
+            raws = _RAWS.decode(view)
+        except msgspec.DecodeError:
+            return False
+        else:
+            self._take_window(view, raws)
+            del raws  # each element is a view of the buffer
+            return True
+        finally:
+            buf[start - 1], buf[cut] = before, after
+            view.release()  # the buffer may grow again once no view of it is left
+
+    def _take_window(self, window: memoryview, raws: list[msgspec.Raw]) -> None:
         self.elements += len(raws)
         chosen = raws if self.matcher is None else self._hits(window, raws)
         for raw in chosen:
             self._take(raw)
         self.doc.unparsed += len(raws) - len(chosen)
 
-    def _hits(self, window: bytes, raws: list[msgspec.Raw]) -> list[msgspec.Raw]:
+    def _hits(self, window: memoryview, raws: list[msgspec.Raw]) -> list[msgspec.Raw]:
         """The elements holding a needle, from one search of the window (hyperscan); when the elements'
         places in the window can be proven (compact, one comma apart: formats.hit_elements), else by a
         search of each element."""
@@ -311,12 +327,12 @@ class _ArraySplitter:
             return [raw for raw in raws if self.matcher.hit(raw)]
         return [raws[i] for i in sorted(found)]
 
-    def _take(self, raw: msgspec.Raw | bytes) -> None:
+    def _take(self, raw: msgspec.Raw | bytes | bytearray) -> None:
         if not _wanted(self.matcher, raw):
             self.doc.unparsed += 1
             return
         try:
-            item = orjson.loads(raw if isinstance(raw, bytes) else memoryview(raw))
+            item = orjson.loads(raw if isinstance(raw, (bytes, bytearray)) else memoryview(raw))
         except orjson.JSONDecodeError:
             try:  # orjson refuses what is still JSON (integers past 64 bits) or holds invalid UTF-8
                 item = loads(bytes(raw).decode("utf-8", "replace"))
@@ -354,7 +370,7 @@ class _ArraySplitter:
                 depth -= 1
                 if depth == 0 and begin >= 0:
                     self.elements += 1
-                    if self.matcher is None or self.matcher.hit(buf[begin:pos]):
+                    if self.matcher is None or self.matcher.hit(memoryview(buf)[begin:pos]):
                         self._take(buf[begin:pos])
                     else:
                         self.doc.unparsed += 1
@@ -383,16 +399,17 @@ class _ArraySplitter:
         self.elements += 1
         self.doc.note(f"a record over {RECORD_LIMIT >> 20} MB (the limit for one record): skipped",
                       line=self._line(start))
-        skipper, block, at, line = _Skipper(), self.buf, start, self.line
+        skipper, at, line = _Skipper(), start, self.line
+        block: bytes | bytearray = self.buf
         while True:
             end = skipper.feed(block, at)
             if end >= 0:
-                self.line, self.buf, self.pos = line + newlines(block, 0, end), block[end:], 0
+                self.line, self.buf, self.pos = line + newlines(block, 0, end), bytearray(block[end:]), 0
                 return
             line += newlines(block)
             block, at = next(stream, b""), 0
             if not block:
-                self.line, self.buf, self.pos = line, b"", 0
+                self.line, self.buf, self.pos = line, bytearray(), 0
                 return
 
 
@@ -402,7 +419,7 @@ class _Skipper:
     def __init__(self) -> None:
         self.depth, self.in_string, self.escaped = 0, False, False
 
-    def feed(self, block: bytes, pos: int) -> int:
+    def feed(self, block: bytes | bytearray, pos: int) -> int:
         """The offset just past the value's end in `block`, or -1 when it goes on in the next block."""
         while pos < len(block):
             if self.in_string:
