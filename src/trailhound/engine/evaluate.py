@@ -14,6 +14,8 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from ..alerts.alert import DEFAULT_DEDUP_FIELDS, Alert
+from ..errors import RecordError
+from ..records.formats import ONCE_PER_INPUT, not_json_lines
 from ..records.prefilter import Matcher, make_matcher
 from ..records.read import sift
 from ..records.record import Record
@@ -72,6 +74,48 @@ class InputResult:
     unparsed: int = 0  # records counted but not parsed: they hold no needle
     traceback: str | None = None  # an unexpected error's traceback, shown only with --debug
     kept: dict[str, list[dict[str, Any]]] = field(default_factory=dict[str, Any])  # run-wide rules' rows, by rule id
+    # One byte range of a file (sources.files.FileRange): its problems with their lines counted from its own
+    # start, its newlines and lines that are not JSON, for `joined` to renumber and say once for the file.
+    part: int | None = None
+    parts: int = 1
+    located: list[tuple[str, int | None]] = field(default_factory=list[tuple[str, int | None]])
+    lines: int = 0
+    bad_lines: tuple[int, int] | None = None
+
+
+_SUMMED = ("bytes", "records", "skipped", "unreadable", "out_of_range", "undated", "unparsed")
+
+
+def joined(parts: list[InputResult]) -> InputResult:
+    """One file's result from its ranges' results (in file order), as if one worker had read it whole:
+    counts summed, alerts and related events in file order, problems at their lines in the whole file,
+    lines that are not JSON said once, a once-per-input note said once."""
+    whole = InputResult(origin=parts[0].origin, prefiltered=all(p.prefiltered for p in parts))
+    located: list[tuple[str, int | None]] = []
+    offset, bad, first_bad = 0, 0, 0
+    for part in parts:
+        for name in _SUMMED:
+            setattr(whole, name, getattr(whole, name) + getattr(part, name))
+        whole.alerts += part.alerts
+        whole.related += part.related
+        for rule_id, rows in part.kept.items():
+            whole.kept.setdefault(rule_id, []).extend(rows)
+        whole.notices += [n for n in part.notices if n not in whole.notices]
+        for message, line in part.located:
+            if message.startswith(ONCE_PER_INPUT) and any(m.startswith(ONCE_PER_INPUT) for m, _ in located):
+                continue
+            located.append((message, None if line is None else line + offset))
+        if part.bad_lines:
+            bad += part.bad_lines[0]
+            first_bad = first_bad or part.bad_lines[1] + offset
+        whole.problem = whole.problem or part.problem
+        whole.traceback = whole.traceback or part.traceback
+        offset += part.lines
+    if bad:
+        located.append((not_json_lines(bad), first_bad))
+    if located:
+        whole.problem = "; ".join(str(RecordError(message, line=line)) for message, line in located)
+    return whole
 
 
 def evaluate(records: Iterable[dict[str, Any]], rules: list[Rule], options: ScanOptions, result: InputResult) -> None:
@@ -143,7 +187,8 @@ def _needle_lists(consumer: Rule | Collector) -> _NeedleLists:
 
 
 def scan_input(item: Input, rules: list[Rule], options: ScanOptions) -> InputResult:
-    result = InputResult(origin=item.origin)
+    result = InputResult(origin=item.origin, part=getattr(item, "part", None),  # a FileRange has these
+                         parts=getattr(item, "parts", 1))
     matcher = matcher_for(rules, options)
     try:
         _scan_input(item, rules, options, result, matcher)
@@ -170,6 +215,10 @@ def _scan_input(item: Input, rules: list[Rule], options: ScanOptions, result: In
         return
     result.skipped, result.unreadable, result.unparsed = doc.skipped, result.unreadable + doc.unreadable, doc.unparsed
     result.records += doc.unparsed
-    result.problem = doc.problem or result.problem
+    if result.part is not None:  # joined with the file's other ranges, which renumber and say its problems
+        result.located = [(p.message, p.line) for p in doc.problems]
+        result.lines, result.bad_lines = doc.lines, doc.bad_lines
+    else:
+        result.problem = doc.problem or result.problem
     result.notices = doc.notices
     evaluate(doc.records, rules, options, result)

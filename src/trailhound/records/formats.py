@@ -63,6 +63,9 @@ def loads(text: str | bytes) -> Any:
         return _DECODER.decode(text.decode() if isinstance(text, bytes) else text)
 
 
+ONCE_PER_INPUT = "requestParameters present but unreadable"  # a note said at an input's first such record
+
+
 @dataclass
 class Document:
     """What one input held: its records (native-shaped dicts) and what could not be read."""
@@ -77,6 +80,8 @@ class Document:
     sieve: Callable[[bytes], bool] | None = None
     unreadable_requests: int = 0  # records whose requestParameters is present but cannot be read
     batched: int = 0  # records already handed on as they streamed (records/split.py), no longer held here
+    lines: int = 0  # newlines read (records/split.py): where the next range of the same file starts counting
+    bad_lines: tuple[int, int] | None = None  # a range's (count, first) lines that are not JSON, said once joined
 
     @property
     def read(self) -> int:
@@ -564,7 +569,7 @@ def _accept(record: dict[str, Any], doc: Document) -> None:
                 record[key] = trino.identity_names(parsed) if key == "userIdentity" else parsed
     if request_unreadable(record.get("requestParameters")):
         if not doc.unreadable_requests:  # named once per input, at the first such record
-            doc.note(f"requestParameters present but unreadable (eventID {str(record.get('eventID'))[:80]!r}): "
+            doc.note(f"{ONCE_PER_INPUT} (eventID {str(record.get('eventID'))[:80]!r}): "
                      "rules treat the request as unreadable, not as one that did not record a field")
         doc.unreadable_requests += 1
     doc.records.append(record)

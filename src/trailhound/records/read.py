@@ -19,7 +19,7 @@ from .parquet import MAGIC as PARQUET_MAGIC
 from .parquet import read_parquet
 from .prefilter import Matcher
 from .split import split_stream
-from .stream import chunks, open_input
+from .stream import CHUNK, chunks, open_input
 
 IN_MEMORY_LIMIT = 64 << 20  # decompressed bytes held whole; past it the input is split as it streams
 Batch = Callable[[list[dict[str, Any]]], None]
@@ -37,6 +37,12 @@ def sift(item: Any, matcher: Matcher | None, batch: Batch | None = None) -> Sift
     `batch`, when given, receives the records of a big input as they are read, a window at a time, and
     the document keeps none of them: memory follows the window, not the file (the caller evaluates each
     batch and lets it go). Small inputs come back whole in the document either way."""
+    if getattr(item, "shape", None) == "lines":  # one byte range of a big NDJSON file: no head, no gzip
+        with open_input(item) as opened:
+            raw = _Counted(opened)
+            blocks = iter(lambda: raw.read(CHUNK), b"")
+            document = split_stream(blocks, matcher, shape="lines", batch=batch, part=True)
+            return _streamed(document, matcher, raw.count)
     with open_input(item) as opened:
         head = opened.read(len(PARQUET_MAGIC))
         if head == PARQUET_MAGIC:
@@ -85,7 +91,7 @@ def _drain(held: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:
 def _streamed(document: Document, matcher: Matcher | None, stored: int) -> Sifted:
     """A big input that held no needle anywhere is skipped unparsed, as a small one is."""
     untouched = not (document.records or document.skipped or document.unreadable or document.unparsed
-                     or document.problems or document.notices or document.batched)
+                     or document.problems or document.notices or document.batched or document.bad_lines)
     return Sifted(None if matcher is not None and untouched else document, stored)
 
 

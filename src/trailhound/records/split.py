@@ -70,13 +70,20 @@ def newlines(data: bytes | bytearray | memoryview, start: int = 0, end: int | No
 Batch = Callable[[list[dict[str, Any]]], None]
 
 
-def split_stream(blocks: Iterable[bytes], matcher: Matcher | None, first_line: int = 1,
-                 shape: str | None = None, batch: Batch | None = None) -> Document:
+def shape_of(head: bytes) -> str:
+    """"array" or "lines": how a stream whose first bytes are `head` (256 or more, or all) is split."""
+    head = head.lstrip(BOM + _SPACE)
+    return "array" if ARRAY_OPEN.match(head[:256]) or head.startswith(b"[") else "lines"
+
+
+def split_stream(blocks: Iterable[bytes], matcher: Matcher | None, shape: str | None = None,
+                 batch: Batch | None = None, part: bool = False) -> Document:
     """The records of a stream of decompressed blocks: those holding a needle of `matcher` (every record
     when it is None) are parsed, the rest counted. A stream that breaks (a gzip cut short) keeps the records
-    before the break, and names it. `first_line`: the line number of the stream's first byte (a byte range
-    of a bigger file); `shape`: "lines" or "array" when the caller knows it (a range has no head);
-    `batch`: given the records read so far after each block, which the document then lets go."""
+    before the break, and names it. `shape`: "lines" or "array" when the caller knows it; `batch`: given
+    the records read so far after each block, which the document then lets go; `part`: the stream is one
+    byte range of a file (sources.files.FileRange): its lines that are not JSON are left for the run to
+    say once for the whole file (Document.bad_lines), and its line numbers count from its own start."""
     doc = Document(sieve=matcher.hit if matcher is not None else None)
     stream = _until_broken(blocks, doc)
     if batch is not None:
@@ -87,12 +94,11 @@ def split_stream(blocks: Iterable[bytes], matcher: Matcher | None, first_line: i
             first += block
             if len(first.lstrip(BOM + _SPACE)) >= 256:
                 break
-        head = first.lstrip(BOM + _SPACE)
-        shape = "array" if ARRAY_OPEN.match(head[:256]) or head.startswith(b"[") else "lines"
+        shape = shape_of(first)
     if shape == "array":
         _ArraySplitter(matcher, doc).run(_chain(first, stream))
     else:
-        _LineSplitter(matcher, doc, first_line).run(_chain(first, stream))
+        _LineSplitter(matcher, doc, part).run(_chain(first, stream))
     return doc
 
 
@@ -131,10 +137,10 @@ def _wanted(matcher: Matcher | None, raw: bytes | bytearray | memoryview | msgsp
 
 
 class _LineSplitter:
-    def __init__(self, matcher: Matcher | None, doc: Document, first_line: int) -> None:
-        self.matcher, self.doc = matcher, doc
-        self.line = first_line  # the number of the first line in the carried bytes
-        self.bad: list[int] = []
+    def __init__(self, matcher: Matcher | None, doc: Document, part: bool) -> None:
+        self.matcher, self.doc, self.part = matcher, doc, part
+        self.line = 1  # the number of the first line in the carried bytes
+        self.bad, self.first_bad = 0, 0
         self.skipping = False  # inside a line past RECORD_LIMIT: dropped up to its newline
 
     def run(self, blocks: Iterable[bytes]) -> None:
@@ -158,8 +164,11 @@ class _LineSplitter:
                 carry, self.skipping = b"", True
         if carry.strip() and not self.skipping:
             self._take(carry, self.line)
-        if self.bad:
-            self.doc.note(not_json_lines(len(self.bad)), line=self.bad[0])
+        self.doc.lines = self.line - 1
+        if self.bad and self.part:
+            self.doc.bad_lines = (self.bad, self.first_bad)
+        elif self.bad:
+            self.doc.note(not_json_lines(self.bad), line=self.first_bad)
 
     def _region(self, data: bytes, cut: int) -> None:
         """The whole lines data[:cut]: each line holding a hit is parsed (every line without a matcher)."""
@@ -190,7 +199,8 @@ class _LineSplitter:
             value = loads(strip_line_prefix(line.decode("utf-8", "replace")))
         except (ValueError, RecursionError):
             self.doc.unreadable += 1
-            self.bad.append(number)
+            self.bad += 1
+            self.first_bad = self.first_bad or number
             return
         collect(value, self.doc)
 

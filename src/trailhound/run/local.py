@@ -8,9 +8,10 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
 
-from ..engine.evaluate import Input, InputResult, ScanOptions, scan_input
+from ..engine.evaluate import Input, InputResult, ScanOptions, joined, scan_input
 from ..engine.rules.base import Rule
-from ..sources.files import iter_files
+from ..records.split import shape_of
+from ..sources.files import iter_files, ranges
 from .pipeline import Progress, ProgressBar, Run, ScanResult
 
 
@@ -18,17 +19,38 @@ def scan_paths(run: Run, paths: Iterable[str], workers: int | None = None,
                progress: ProgressBar | None = None) -> ScanResult:
     """Scan the files under `paths` with `workers` processes (None: the CPU count, one per file at most);
     `progress` is given the totals first, and its callback each input's result as it comes back."""
-    inputs = list(iter_files(paths))
-    bar = progress(len(inputs), sum(i.size() for i in inputs)) if progress else nullcontext(None)
+    files = list(iter_files(paths))
+    wanted = workers or os.cpu_count() or 1
+    # A big NDJSON file is split into byte ranges, one per worker, so every worker reads it: one big file
+    # would otherwise keep the others idle. Each range's result is joined back into the file's.
+    inputs = [piece for item in files for piece in ranges(item, wanted, _is_lines)]
+    bar = progress(len(files), sum(i.size() for i in files)) if progress else nullcontext(None)
     with bar as advance:  # gone before the alerts are written
         return scan_inputs(run, inputs, workers_for(workers, len(inputs)), advance)
 
 
+def _is_lines(head: bytes) -> bool:
+    return shape_of(head) == "lines"
+
+
 def scan_inputs(run: Run, inputs: Iterable[Input], workers: int = 1, progress: Progress | None = None) -> ScanResult:
-    results = scan_all(inputs, run.rules, run.options, workers)
+    results = _joining(scan_all(inputs, run.rules, run.options, workers))
     if progress is not None:
         results = _reporting(results, progress)
     return run.finish(results)
+
+
+def _joining(results: Iterable[InputResult]) -> Iterator[InputResult]:
+    """Results as they come (in input order), the ranges of one file joined into that file's result."""
+    parts: list[InputResult] = []
+    for result in results:
+        if result.part is None:
+            yield result
+            continue
+        parts.append(result)
+        if result.part == result.parts - 1:  # a file's ranges come in order, one after the other
+            yield joined(parts)
+            parts = []
 
 
 def workers_for(requested: int | None, inputs: int) -> int:
