@@ -206,7 +206,7 @@ def _scan_input(item: Input, rules: list[Rule], options: ScanOptions, result: In
 
     try:
         sifted = sift(item, matcher, batch)  # streamed from the source; matcher None: every record parsed
-        result.bytes, doc = sifted.bytes, sifted.document
+        result.bytes, result.lines, doc = sifted.bytes, sifted.lines, sifted.document
     except OSError as exc:
         result.problem = f"cannot read ({exc.strerror or exc})"
         return
@@ -217,7 +217,7 @@ def _scan_input(item: Input, rules: list[Rule], options: ScanOptions, result: In
     result.records += doc.unparsed
     if result.part is not None:  # joined with the file's other ranges, which renumber and say its problems
         result.located = [(p.message, p.line) for p in doc.problems]
-        result.lines, result.bad_lines = doc.lines, doc.bad_lines
+        result.bad_lines = doc.bad_lines
     else:
         result.problem = doc.problem or result.problem
     result.notices = doc.notices

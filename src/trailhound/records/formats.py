@@ -232,8 +232,14 @@ def _salvage_array(text: str, pos: int, decoder: json.JSONDecoder, doc: Document
             value, pos = None, end
         except ValueError as exc:
             line, reason = _where(text, pos, exc)
-            doc.note(f"broken JSON ({reason}); read the {len(doc.records)} record(s) before it", line)
-            return -1
+            end = _skip_value(text, pos) if text[pos] in "{[" else -1
+            if end < 0:  # no end to step to: a document cut short, or broken past repair
+                doc.note(f"broken JSON ({reason}); read the {len(doc.records)} record(s) before it", line)
+                return -1
+            # One broken record, its brackets whole: named, stepped over, and the records after it read.
+            doc.unreadable += 1
+            doc.note(f"a record is not valid JSON ({reason}); read on past it", _line_at(text, pos))
+            value, pos = None, end
         if value is not None:
             collect_item(value, doc, in_records=wrapped)
         pos = _skip_ws(text, pos)

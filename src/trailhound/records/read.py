@@ -14,12 +14,13 @@ from dataclasses import dataclass
 from typing import Any, BinaryIO
 
 from ..errors import ReadError
+from . import stream as streams
 from .formats import BOM, Document, looks_truncated, may_hold_encoded, parse_decompressed, parse_selected
 from .parquet import MAGIC as PARQUET_MAGIC
 from .parquet import read_parquet
 from .prefilter import Matcher
 from .split import split_stream
-from .stream import CHUNK, chunks, open_input
+from .stream import chunks, open_input
 
 IN_MEMORY_LIMIT = 64 << 20  # decompressed bytes held whole; past it the input is split as it streams
 Batch = Callable[[list[dict[str, Any]]], None]
@@ -29,6 +30,7 @@ Batch = Callable[[list[dict[str, Any]]], None]
 class Sifted:
     document: Document | None  # None: no needle anywhere, nothing parsed
     bytes: int = 0  # as stored
+    lines: int = 0  # newlines read, for a byte range of a file (its next range's lines count on from them)
 
 
 def sift(item: Any, matcher: Matcher | None, batch: Batch | None = None) -> Sifted:
@@ -40,23 +42,25 @@ def sift(item: Any, matcher: Matcher | None, batch: Batch | None = None) -> Sift
     if getattr(item, "shape", None) == "lines":  # one byte range of a big NDJSON file: no head, no gzip
         with open_input(item) as opened:
             raw = _Counted(opened)
-            blocks = iter(lambda: raw.read(CHUNK), b"")
+            blocks = iter(lambda: raw.read(streams.CHUNK), b"")
             document = split_stream(blocks, matcher, shape="lines", batch=batch, part=True)
-            return _streamed(document, matcher, raw.count)
+            sifted = _streamed(document, matcher, raw.count)
+            sifted.lines = document.lines
+            return sifted
     with open_input(item) as opened:
         head = opened.read(len(PARQUET_MAGIC))
         if head == PARQUET_MAGIC:
             return _sift_parquet(item, opened, matcher)
         raw = _Counted(opened, head)
-        stream = chunks(raw)
+        blocks = chunks(raw)
         held: list[bytes] = []
         total = 0
         try:
-            for block in stream:
+            for block in blocks:
                 held.append(block)
                 total += len(block)
                 if total > IN_MEMORY_LIMIT:  # too big to hold: split as it streams, one pass
-                    document = split_stream(_drain(held, stream), matcher, batch=batch)
+                    document = split_stream(_drain(held, blocks), matcher, batch=batch)
                     return _streamed(document, matcher, _stored_size(opened, raw.count))
         except ReadError as exc:
             return Sifted(parse_decompressed(b"".join(held), exc), _stored_size(opened, raw.count))

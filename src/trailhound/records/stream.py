@@ -34,12 +34,13 @@ def open_input(item: Any) -> BinaryIO:
     return opener() if callable(opener) else io.BytesIO(item.read())
 
 
-def chunks(raw: Readable, size: int = CHUNK) -> Iterator[bytes]:
+def chunks(raw: Readable, size: int | None = None) -> Iterator[bytes]:
     """Decompressed chunks of `raw`, each at most `size` bytes (gunzipped when it starts with the gzip magic).
 
     A gzip stream that is corrupt or cut short yields what precedes the damage, then raises ReadError
-    saying how many bytes were read: the caller keeps those and names the problem.
+    saying how many bytes were read: the caller keeps those and names the problem. `size`: CHUNK unless said.
     """
+    size = size or CHUNK
     head = raw.read(2)
     if head != GZIP_MAGIC:
         if head:

@@ -79,7 +79,7 @@ class FileRange:
 
     def read(self) -> bytes:
         with self.open() as handle:
-            return handle.read()
+            return b"".join(iter(lambda: handle.read(_READ), b""))
 
 
 class _RangeReader:
