@@ -228,8 +228,12 @@ def wrapped(contender: Contender, err: Path) -> list[str]:
     """The contender under sh, its stderr to `err` and its exit status as the last line of its output (run.py's
     measure keeps neither). The shell is ~2 MB and waits for the contender: peak RSS stays the contender's."""
     if contender.shell:
-        return ["sh", "-c", f"{{ {contender.argv[0]}\n}} 2>{shlex.quote(str(err))}; echo {EXIT}$?"]
-    return ["sh", "-c", f'err=$1; shift; "$@" 2>"$err"; echo {EXIT}$?', "sh", str(err), *contender.argv]
+        return ["sh", "-c", f"{{ {contender.argv[0]}\n}} 2>{shlex.quote(str(err))}; {_STATUS}"]
+    return ["sh", "-c", f'err=$1; shift; "$@" 2>"$err"; {_STATUS}', "sh", str(err), *contender.argv]
+
+
+# On a line of its own even after output with no final newline (measure drops the empty lines).
+_STATUS = f"printf '\\n{EXIT}%s\\n' $?"
 
 
 @dataclass
@@ -354,6 +358,7 @@ def _print(rows: list[dict], big: dict, files: int, planted: int, args: argparse
               f"{ratio(mine, same) if r['input'] != 'small files' else ''} | {ratio(mine, floors.get(r['input']))} | "
               f"{ratio(mine, greps.get(r['input']))} | {ratio(mine, needles.get(r['input']))} | {speedup} | "
               f"{r['peak_rss'] / 2**20:.0f} MB | {r['matches']} |")
+    _plain_against_gzipped(rows)
     for r in rows:  # GNU grep holds a whole line: a one-line file is read into memory, not searched as a stream
         if r["mode"] == "grep" and r["peak_rss"] > big["sizes"][r["input"]] / 2:
             notes.append(f"grep -c on {r['input']} held the line whole ({r['peak_rss'] / 2**20:.0f} MB peak for a "
@@ -362,6 +367,21 @@ def _print(rows: list[dict], big: dict, files: int, planted: int, args: argparse
     print()
     for note in notes:
         print(f"- {note}")
+
+
+def _plain_against_gzipped(rows: list[dict]) -> None:
+    """The issue's "plain inputs faster than gzipped ones": each plain shape's time over its gzipped twin's."""
+    seconds = {(r["input"], r["mode"]): r["seconds"] for r in rows
+               if r["kind"] == "trailhound" and r["workers"] == 1 and "--no-prefilter" not in r["name"]}
+    pairs = [(shape, mode, seconds[shape, mode] / seconds[shape + ".gz", mode])
+             for shape in ("records.json", "records.ndjson") for mode in ("scan", "no-context")
+             if (shape, mode) in seconds and (shape + ".gz", mode) in seconds]
+    if pairs:
+        print("\nPlain against gzipped, trailhound with 1 worker (the plain file's seconds / the gzipped one's; "
+              "under 1: plain is faster):\n")
+        print("| plain shape | mode | plain / gzipped |\n|---|---|---:|")
+        for shape, mode, ratio in pairs:
+            print(f"| {shape} | {mode} | {ratio:.2f} |")
 
 
 if __name__ == "__main__":
