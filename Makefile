@@ -4,7 +4,7 @@ VENV   ?= .venv
 PY      = $(VENV)/bin/python
 STAMP   = $(VENV)/.installed
 
-.PHONY: venv demo test lint bench clean chromium java postgresql
+.PHONY: venv demo test lint bench bench-setup bench-small bench-big clean chromium java postgresql
 
 venv: $(STAMP)
 
@@ -33,16 +33,26 @@ chromium:
 	@command -v chromium >/dev/null || (apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y chromium) \
 		|| echo "warning: chromium could not be installed; the HTML report's browser tests will skip"
 
-# The throughput benchmark: a ~1 GB corpus (written once), then every contender on it. Needs jq and DuckDB.
+# The throughput benchmark: a ~1 GB corpus (written once), then every contender on it (bench-small), then the
+# same records as one big file in each shape (bench-big: Records and NDJSON, gzipped or not, SCALE times over,
+# written once under $(BENCH_CORPUS)/big-$(SCALE)). Needs jq and DuckDB.
 BENCH_CORPUS ?= benchmarks/corpus
-bench: venv
+SCALE ?= 1
+bench: bench-small bench-big
+
+bench-setup: venv
 	$(PY) -m pip install --quiet -e '.[bench]'
 	command -v jq >/dev/null || (apt-get update && apt-get install -y jq)
 	test -x /usr/bin/time || (apt-get update && apt-get install -y time)  # measures each contender's peak RSS
 	test -f $(BENCH_CORPUS)/expected.txt || $(PY) benchmarks/make_corpus.py $(BENCH_CORPUS)
 	# Bytecode, as a wheel install writes it: an editable install compiles the package on every start-up.
 	$(PY) -m compileall -q src
+
+bench-small: bench-setup
 	$(PY) benchmarks/run.py $(BENCH_CORPUS)
+
+bench-big: bench-setup
+	$(PY) benchmarks/big_files.py $(BENCH_CORPUS) --scale $(SCALE)
 
 # The PostgreSQL state store's tests start a throwaway cluster of their own (initdb in a temporary folder, a
 # loopback port); they skip, saying so, only where the server cannot be installed.

@@ -21,6 +21,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Container
 from pathlib import Path
 
 import orjson
@@ -38,9 +39,10 @@ for path in sys.argv[1:]:
 """
 # Not a scanner: the least any exact needle prefilter does per file here (ISA-L, one hyperscan search for the
 # rule's needle, the stringzilla check for escapes). It shows how close to the floor such a design can get.
+# {module}.open reads the files: isal.igzip here, io for plain files (big_files.py).
 BOUND = """
 import os, sys, hyperscan
-from isal.igzip import open as gz_open
+from {module} import open as gz_open
 from stringzilla import find_first_of
 db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
 db.compile(expressions=[b"createloginprofile"], flags=[hyperscan.HS_FLAG_CASELESS | hyperscan.HS_FLAG_SINGLEMATCH])
@@ -65,23 +67,28 @@ for path in sys.argv[1:]:
                 and text(req.get("passwordResetRequired")).lower() == "false"):
             print(r["eventID"])
 """
-JQ_FILTER = ('.Records[] | select((.eventName|ascii_downcase) == "createloginprofile" and '
+# The rule as jq over one record and as SQL over one record `r`; big_files.py runs them on other shapes too.
+JQ_SELECT = ('select((.eventName|ascii_downcase) == "createloginprofile" and '
              '(.eventSource|ascii_downcase) == "iam.amazonaws.com" and (.eventType|ascii_downcase) == "awsapicall" '
              'and ((.requestParameters.passwordResetRequired|tostring|ascii_downcase) == "false")) | .eventID')
-DUCKDB = """
-import sys, duckdb
-con = duckdb.connect()
-con.execute("SET enable_progress_bar = false")
-rows = con.execute('''
-    SELECT json_extract_string(r, '$.eventID') FROM (
-        SELECT unnest(Records) AS r FROM read_json(?, columns = {'Records': 'JSON[]'}, compression = 'gzip',
-                                                   format = 'unstructured', maximum_object_size = 1073741824))
+JQ_FILTER = ".Records[] | " + JQ_SELECT
+DUCKDB_WHERE = """
     WHERE lower(json_extract_string(r, '$.eventName')) = 'createloginprofile'
       AND lower(json_extract_string(r, '$.eventSource')) = 'iam.amazonaws.com'
       AND lower(json_extract_string(r, '$.eventType')) = 'awsapicall'
       AND lower(json_extract_string(r, '$.requestParameters.passwordResetRequired')) = 'false'
-''', [sys.argv[1]]).fetchall()
-for (event_id,) in rows:
+"""
+DUCKDB_SQL = """
+    SELECT json_extract_string(r, '$.eventID') FROM (
+        SELECT unnest(Records) AS r FROM read_json(?, columns = {'Records': 'JSON[]'}, compression = 'gzip',
+                                                   format = 'unstructured', maximum_object_size = 1073741824))
+""" + DUCKDB_WHERE
+# Runs argv[1], a query with one parameter (the files it reads, argv[2]), and prints the eventIDs it selects.
+DUCKDB = """
+import sys, duckdb
+con = duckdb.connect()
+con.execute("SET enable_progress_bar = false")
+for (event_id,) in con.execute(sys.argv[1], [sys.argv[2]]).fetchall():
     print(event_id)
 """
 
@@ -126,12 +133,33 @@ def measure(cmd: list[str] | str, shell: bool = False) -> tuple[float, float, in
     return seconds, usage.ru_utime + usage.ru_stime, peak_kib * 1024, lines
 
 
+Run = tuple[float, float, int, list[str]]  # what measure returns
+
+
+def run_rounds(chosen: list[tuple[str, list[str], bool]], rounds: int, once_over: float = 10.0,
+               once: Container[str] = ()) -> dict[str, list[Run]]:
+    """Each contender's runs: every contender once per round, so a slow spell of a shared machine hits them
+    all alike. One whose first run took `once_over` seconds or more, or named in `once`, runs in the first
+    round only. A shell contender's command is its list's one string."""
+    runs: dict[str, list[Run]] = {name: [] for name, _, _ in chosen}
+    for round_ in range(max(1, rounds)):
+        for name, cmd, shell in chosen:
+            if round_ == 0 or (name not in once and runs[name][0][0] < once_over):
+                runs[name].append(measure(cmd[0] if shell else cmd, shell))
+    return runs
+
+
+def median_run(runs: list[Run]) -> Run:
+    """The run a table row shows: the median by wall time (the upper one of an even count)."""
+    return sorted(runs, key=lambda run: run[0])[len(runs) // 2]
+
+
 def contenders(files: list[str], root: str, workers: int) -> list[tuple[str, list[str], bool]]:
     py = sys.executable
     found = [
         ("decompress: ISA-L (floor)", [py, "-c", FLOOR.format(module="isal.igzip"), *files], False),
         ("decompress: gzip (stdlib)", [py, "-c", FLOOR.format(module="gzip"), *files], False),
-        ("bound: decompress + one needle search", [py, "-c", BOUND, *files], False),
+        ("bound: decompress + one needle search", [py, "-c", BOUND.format(module="isal.igzip"), *files], False),
         ("trailhound scan, 1 worker", [py, "-m", "trailhound", "scan", root, "--workers", "1", "--format", "jsonl"], False),
         (f"trailhound scan, {workers} workers", [py, "-m", "trailhound", "scan", root, "--workers", str(workers),
                                                  "--format", "jsonl"], False),
@@ -152,7 +180,7 @@ def contenders(files: list[str], root: str, workers: int) -> list[tuple[str, lis
                              f"jq -r '{JQ_FILTER}'"], True))
     try:
         import duckdb  # noqa: F401
-        found.append(("DuckDB read_json", [py, "-c", DUCKDB, f"{root}/**/*.json.gz"], False))
+        found.append(("DuckDB read_json", [py, "-c", DUCKDB, DUCKDB_SQL, f"{root}/**/*.json.gz"], False))
     except ImportError:
         pass
     return found
@@ -178,17 +206,11 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(str(p) for p in Path(root).rglob("*.json.gz"))
     expected = sorted((args.corpus / "expected.txt").read_text().split())
     json_bytes = _json_bytes(files)
-    # Rounds: every contender once per round, so a slow spell of a shared machine hits them all alike.
-    # Contenders over 10 s run in the first round only; each row is a contender's median run.
     chosen = [c for c in contenders(files, root, args.workers) if not (args.quick and "--no-prefilter" in c[0])]
-    runs: dict[str, list] = {name: [] for name, _, _ in chosen}
-    for round_ in range(1 if args.quick else max(1, args.repeat)):
-        for name, cmd, shell in chosen:
-            if round_ == 0 or runs[name][0][0] < 10:
-                runs[name].append(measure(cmd[0] if shell else cmd, shell))
+    runs = run_rounds(chosen, 1 if args.quick else args.repeat)
     rows = []
     for name, _, _ in chosen:
-        seconds, cpu, _, lines = sorted(runs[name])[len(runs[name]) // 2]
+        seconds, cpu, _, lines = median_run(runs[name])
         matches = None if name.startswith(("decompress", "bound")) else event_ids(name, lines)
         rows.append({"name": name, "seconds": seconds, "cpu": cpu, "peak_rss": max(r[2] for r in runs[name]),
                      "runs": [round(r[0], 3) for r in runs[name]],
