@@ -15,11 +15,19 @@ from typing import Any, BinaryIO
 
 from ..errors import ReadError
 from . import stream as streams
-from .formats import BOM, Document, looks_truncated, may_hold_encoded, parse_decompressed, parse_selected
+from .formats import (
+    BOM,
+    WHOLE_PARSE_LIMIT,
+    Document,
+    looks_truncated,
+    may_hold_encoded,
+    parse_decompressed,
+    parse_selected,
+)
 from .parquet import MAGIC as PARQUET_MAGIC
 from .parquet import read_parquet
 from .prefilter import Matcher
-from .split import split_stream
+from .split import split_stream, splits
 from .stream import chunks, open_input
 
 IN_MEMORY_LIMIT = 64 << 20  # decompressed bytes held whole; past it the input is split as it streams
@@ -67,7 +75,9 @@ def sift(item: Any, matcher: Matcher | None, batch: Batch | None = None) -> Sift
         stored = _stored_size(opened, raw.count)
     data = (held[0] if len(held) == 1 else b"".join(held)) if held else b""
     del held
-    if matcher is None:
+    if matcher is None:  # every record parsed: past WHOLE_PARSE_LIMIT a window at a time, or memory is ~10x
+        if len(data) > WHOLE_PARSE_LIMIT and splits(data):
+            return Sifted(split_stream(_pieces(data), None, batch=batch), stored)
         return Sifted(parse_decompressed(data), stored)
     if data.startswith(BOM):  # searched without it: the hits' offsets must be those the records are read at
         data = data[len(BOM):]
@@ -80,8 +90,15 @@ def sift(item: Any, matcher: Matcher | None, batch: Batch | None = None) -> Sift
         return Sifted(parse_decompressed(data, sieve=matcher.hit), stored)
     selected = parse_selected(data, matcher.hit, lambda _data: ends, matcher.keeps)
     if selected is None:  # a big array or NDJSON file: one record at a time, not all at once
-        selected = split_stream([data], matcher, batch=batch)
+        selected = split_stream(_pieces(data), matcher, batch=batch) if splits(data) else parse_decompressed(data)
     return Sifted(selected, stored)
+
+
+def _pieces(data: bytes) -> Iterator[bytes]:
+    """Bytes held whole, handed to the splitter a chunk at a time, so its records go on a window at a time."""
+    size = streams.CHUNK
+    for start in range(0, len(data), size):
+        yield data[start:start + size]
 
 
 def _drain(held: list[bytes], rest: Iterator[bytes]) -> Iterator[bytes]:

@@ -76,6 +76,20 @@ def shape_of(head: bytes) -> str:
     return "array" if ARRAY_OPEN.match(head[:256]) or head.startswith(b"[") else "lines"
 
 
+def splits(data: bytes) -> bool:
+    """Whether a document too big to parse whole can be split here: an array, or a first line that is a
+    JSON value (one record per line). Anything else (a pretty-printed wrapper, CSV) is parsed whole."""
+    if shape_of(data[:4096]) == "array":
+        return True
+    text = data[:RECORD_LIMIT].lstrip(BOM + _SPACE)
+    end = text.find(b"\n")
+    try:
+        loads(strip_line_prefix((text if end < 0 else text[:end]).decode("utf-8", "replace")))
+    except (ValueError, RecursionError):
+        return False
+    return True
+
+
 def split_stream(blocks: Iterable[bytes], matcher: Matcher | None, shape: str | None = None,
                  batch: Batch | None = None, part: bool = False) -> Document:
     """The records of a stream of decompressed blocks: those holding a needle of `matcher` (every record
