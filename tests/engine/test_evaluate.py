@@ -96,14 +96,14 @@ def test_scan_input_turns_a_missing_file_into_its_problem(tmp_path):
 
 def test_matcher_for_searches_a_rules_first_needle_list_and_keeps_all_of_its_lists():
     matcher = matcher_for(load_rules([RULE]), ScanOptions())
-    assert matcher is not None and matcher.needles == [b"awslogs", b"createloginprofile"]
+    assert matcher is not None and matcher.needles == [b"createloginprofile"]
     assert matcher.consumers == [((b"createloginprofile",), (b"iam.amazonaws.com",))]
 
 
 def test_matcher_for_lets_a_rule_take_a_needle_list_the_collectors_search_anyway():
     matcher = matcher_for(load_rules([RULE]), ScanOptions(collectors=(RelatedEvents(),)))
     assert matcher is not None
-    assert matcher.needles == [b"awslogs", b"iam.amazonaws.com", b"signin.amazonaws.com"]  # not createloginprofile too
+    assert matcher.needles == [b"iam.amazonaws.com", b"signin.amazonaws.com"]  # not createloginprofile too
 
 
 def test_matcher_for_is_none_when_the_prefilter_is_off_or_something_declares_no_needle():

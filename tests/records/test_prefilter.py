@@ -233,11 +233,10 @@ def test_the_hiding_lead_check_gives_one_answer_with_or_without_stringzilla(monk
 def test_a_rule_is_searched_by_a_needle_the_collectors_search_anyway():
     from trailhound.engine.evaluate import matcher_for
 
-    # awslogs: every matcher searches for the key of a payload it must decode before it can search it
-    assert matcher_for(RULES, ScanOptions()).needles == [b"awslogs", b"createloginprofile"]
+    assert matcher_for(RULES, ScanOptions()).needles == [b"createloginprofile"]
     # One search fewer per byte: the rule's records all hold its event source, which the context searches.
     assert matcher_for(RULES, ScanOptions(collectors=(RelatedEvents(),))).needles == [
-        b"awslogs", b"iam.amazonaws.com", b"signin.amazonaws.com"]
+        b"iam.amazonaws.com", b"signin.amazonaws.com"]
 
 
 @pytest.mark.parametrize("engine", ["auto", "portable"])

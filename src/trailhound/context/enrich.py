@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..alerts.alert import Alert
 from ..alerts.severity import Severity
-from .plugin import Collector, ContextPlugin, RelatedEvent, RelatedStore
+from .plugin import Collector, ContextPlugin, Focused, RelatedEvent, RelatedStore
 
 
 class ContextEnricher:
@@ -34,6 +34,20 @@ class ContextEnricher:
         """Each plug-in's collector, once: what the run must keep besides its rules' matches."""
         unique = {id(p.collector): p.collector for p, _ in self.plugins.values()}
         return tuple(unique.values())
+
+    def focused(self, alerts: list[Alert]) -> tuple[Collector, ...] | None:
+        """The collectors for a second pass that reads only what these alerts need (ContextPlugin.focus): none
+        when no alert is one a plug-in ranks; None when a plug-in cannot focus (collect as usual)."""
+        chosen: dict[int, tuple[Collector, set[bytes]]] = {}  # one per collector, as `collectors` gives
+        for rule_id, (plugin, _) in self.plugins.items():
+            own = [alert for alert in alerts if alert.rule_id == rule_id]
+            if not own:
+                continue
+            needles = plugin.focus(own)
+            if needles is None:
+                return None
+            chosen.setdefault(id(plugin.collector), (plugin.collector, set()))[1].update(needles)
+        return tuple(Focused(collector, sorted(needles)) for collector, needles in chosen.values() if needles)
 
     def remember(self, related: list[RelatedEvent], state: RelatedStore | None) -> None:
         self._pending.extend(related)

@@ -63,6 +63,19 @@ class RelatedStore(Protocol):
     def close(self) -> None: ...
 
 
+class Focused:
+    """A collector kept to the records holding one of `needles` (what the alerts of a run are about): files
+    are searched for those first, the rarest, then the collector's own lists must hold as before."""
+
+    def __init__(self, collector: Collector, needles: list[bytes]) -> None:
+        self.collector = collector
+        self.needles = needles
+        self.also_needles = [list(collector.needles), *map(list, getattr(collector, "also_needles", ()))]
+
+    def keep(self, record: Record) -> RelatedEvent | None:
+        return self.collector.keep(record)
+
+
 class ContextPlugin(ABC):
     """One rule's context: `collector` keeps the related events it reads, `settings` say how it ranks."""
 
@@ -76,6 +89,12 @@ class ContextPlugin(ABC):
     def keep_related_s(self) -> float:
         """How long the store remembers the related events this plug-in reads (0: no limit it needs)."""
         return 0.0
+
+    def focus(self, alerts: list[Alert]) -> list[bytes] | None:
+        """Needles one of which every related event this plug-in would read about `alerts` holds (a target's
+        name, an actor's ARN), so a run that collects only after it has alerts reads no other; None: it
+        cannot say, and everything its collector keeps is collected."""
+        return None
 
     @abstractmethod
     def enrich(self, alerts: list[Alert], store: RelatedStore, baseline: Severity) -> None:

@@ -675,7 +675,6 @@ def hit_elements(data: bytes | bytearray | memoryview, raws: list[msgspec.Raw], 
 # turns `\u0061wslogs` back into `awslogs`, so the test must see it too).
 _ENCODED_KEY = re.compile(rb"\\u00(?:61|77|73|6c|6f|67)", re.IGNORECASE)
 _ENCODED_LEADS = LiteralSearch([b"awslogs", b"\\u00"])
-ENCODED_OVERLAP = 48  # bytes a chunked search keeps so no spelling of the key hides across a boundary
 
 
 def may_hold_encoded(data: bytes | bytearray | memoryview) -> bool:
@@ -685,6 +684,17 @@ def may_hold_encoded(data: bytes | bytearray | memoryview) -> bool:
         return False
     view = bytes(data) if isinstance(data, memoryview) else data
     return b"awslogs" in view or _ENCODED_KEY.search(view) is not None
+
+
+def encoded_ends(data: bytes | bytearray | memoryview) -> list[int]:
+    """Where in `data` a payload the needle search cannot see into may be (any spelling of Lambda's
+    `awslogs` key): the end offsets a needle search would give, for the splitter to take those records too."""
+    if not _ENCODED_LEADS(data):
+        return []
+    return [m.end() for m in _ENCODED_ANY.finditer(bytes(data) if isinstance(data, memoryview) else data)]
+
+
+_ENCODED_ANY = re.compile(rb"awslogs|\\u00(?:61|77|73|6c|6f|67)", re.IGNORECASE)
 
 
 def looks_truncated(data: bytes | bytearray) -> bool:

@@ -81,13 +81,13 @@ def sift(item: Any, matcher: Matcher | None, batch: Batch | None = None) -> Sift
         return Sifted(parse_decompressed(data), stored)
     if data.startswith(BOM):  # searched without it: the hits' offsets must be those the records are read at
         data = data[len(BOM):]
+    if may_hold_encoded(data):  # a base64 payload hides its needles: decoded first, then searched
+        return Sifted(parse_decompressed(data, sieve=matcher.hit), stored)
     ends = matcher.ends(data)  # one search of the file answers both: is there a hit, and in which records
     if not ends:
         if not data.strip() or looks_truncated(data):
             return Sifted(parse_decompressed(data), stored)  # empty or cut short: named, as unfiltered
         return Sifted(None, stored)
-    if may_hold_encoded(data):  # a base64 payload hides its needles: decoded first, then searched
-        return Sifted(parse_decompressed(data, sieve=matcher.hit), stored)
     selected = parse_selected(data, matcher.hit, lambda _data: ends, matcher.keeps)
     if selected is None:  # a big array or NDJSON file: one record at a time, not all at once
         selected = split_stream(_pieces(data), matcher, batch=batch) if splits(data) else parse_decompressed(data)

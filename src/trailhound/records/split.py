@@ -31,6 +31,7 @@ from .formats import (
     Document,
     collect,
     collect_item,
+    encoded_ends,
     hit_elements,
     loads,
     may_hold_encoded,
@@ -192,7 +193,9 @@ class _LineSplitter:
         else:
             view = memoryview(data)[:cut]
             counted, line, last = 0, self.line, -1
-            for end in self.matcher.ends(view):
+            ends = self.matcher.ends(view)
+            encoded = encoded_ends(view)  # lines that must be decoded before they can be searched
+            for end in sorted(ends + encoded) if encoded else ends:
                 start = data.rfind(b"\n", 0, end - 1) + 1  # a hit never holds a newline: its line is this one
                 if start <= last:
                     continue  # another hit in the line just taken
@@ -348,7 +351,9 @@ class _ArraySplitter:
         assert self.matcher is not None
         found = hit_elements(window, raws, self.matcher.ends, 1, _CLOSE)
         if found is None:
-            return [raw for raw in raws if self.matcher.hit(raw)]
+            found = {i for i, raw in enumerate(raws) if self.matcher.hit(raw)}
+        if may_hold_encoded(window):  # elements to decode before they can be searched
+            found.update(i for i, raw in enumerate(raws) if may_hold_encoded(raw))
         return [raws[i] for i in sorted(found)]
 
     def _take(self, raw: msgspec.Raw | bytes | bytearray) -> None:
@@ -394,7 +399,8 @@ class _ArraySplitter:
                 depth -= 1
                 if depth == 0 and begin >= 0:
                     self.elements += 1
-                    if self.matcher is None or self.matcher.hit(memoryview(buf)[begin:pos]):
+                    element = memoryview(buf)[begin:pos]
+                    if self.matcher is None or self.matcher.hit(element) or may_hold_encoded(element):
                         self._take(buf[begin:pos])
                     else:
                         self.doc.unparsed += 1

@@ -7,7 +7,9 @@ import signal
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import nullcontext
+from dataclasses import replace
 
+from ..context.enrich import ContextEnricher
 from ..engine.evaluate import Input, InputResult, ScanOptions, joined, scan_input
 from ..engine.rules.base import Rule
 from ..records.split import shape_of
@@ -34,10 +36,35 @@ def _is_lines(head: bytes) -> bool:
 
 
 def scan_inputs(run: Run, inputs: Iterable[Input], workers: int = 1, progress: Progress | None = None) -> ScanResult:
+    if run.state is None and run.options.collectors and run.enrichers \
+            and all(isinstance(e, ContextEnricher) for e in run.enrichers):
+        return run.finish(_context_after(run, list(inputs), workers, progress))
     results = _joining(scan_all(inputs, run.rules, run.options, workers))
     if progress is not None:
         results = _reporting(results, progress)
     return run.finish(results)
+
+
+def _context_after(run: Run, inputs: list[Input], workers: int, progress: Progress | None) -> list[InputResult]:
+    """A run whose related events do not outlive it (no state store): the rules first, over every input,
+    without the context's collectors, which would parse far more than the rules do; then, only when there are
+    alerts, a second pass that keeps the related events those alerts are about (ContextPlugin.focus), and no
+    others. The alerts' context is the same either way: the second pass keeps every event it reads."""
+    results = list(_joining(scan_all(inputs, run.rules, replace(run.options, collectors=()), workers)))
+    if progress is not None:
+        for result in results:
+            progress(result)
+    alerts = [alert for result in results for alert in result.alerts]
+    if not alerts:
+        return results
+    focused = [enricher.focused(alerts) for enricher in run.enrichers if isinstance(enricher, ContextEnricher)]
+    collectors = run.options.collectors if any(f is None for f in focused) else \
+        tuple(c for f in focused if f is not None for c in f)
+    if collectors:
+        again = _joining(scan_all(inputs, [], replace(run.options, collectors=collectors), workers))
+        for result, second in zip(results, again):
+            result.related = second.related
+    return results
 
 
 def _joining(results: Iterable[InputResult]) -> Iterator[InputResult]:
