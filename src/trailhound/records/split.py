@@ -167,11 +167,19 @@ class _LineSplitter:
                     continue
                 self.skipping, block = False, block[end + 1:]
                 self.line += 1
-            data = carry + block if carry else block
-            cut = data.rfind(b"\n") + 1
-            if cut:
-                self._region(data, cut)
-            carry = data[cut:]
+            first = block.find(b"\n") + 1
+            if first:  # the line the last block left open, joined alone (no copy of the whole block)
+                if carry:
+                    head = carry + block[:first]
+                    self._region(head, 0, len(head))
+                else:
+                    self._region(block, 0, first)
+                cut = block.rfind(b"\n") + 1
+                if cut > first:
+                    self._region(block, first, cut)
+                carry = block[cut:]
+            else:
+                carry += block
             if len(carry) > RECORD_LIMIT:
                 self.doc.unreadable += 1
                 self.doc.note(f"a record over {RECORD_LIMIT >> 20} MB (the limit for one record): skipped",
@@ -185,25 +193,26 @@ class _LineSplitter:
         elif self.bad:
             self.doc.note(not_json_lines(self.bad), line=self.first_bad)
 
-    def _region(self, data: bytes, cut: int) -> None:
-        """The whole lines data[:cut]: each line holding a hit is parsed (every line without a matcher)."""
+    def _region(self, data: bytes, begin: int, cut: int) -> None:
+        """The whole lines data[begin:cut]: each line holding a hit is parsed (every line without a matcher)."""
         if self.matcher is None:
-            for number, text in enumerate(data[:cut].split(b"\n")[:-1], self.line):
+            for number, text in enumerate(data[begin:cut].split(b"\n")[:-1], self.line):
                 self._take(text, number)
         else:
-            view = memoryview(data)[:cut]
-            counted, line, last = 0, self.line, -1
+            view = memoryview(data)[begin:cut]
+            counted, line, last = begin, self.line, -1
             ends = self.matcher.ends(view)
             encoded = encoded_ends(view)  # lines that must be decoded before they can be searched
             for end in sorted(ends + encoded) if encoded else ends:
-                start = data.rfind(b"\n", 0, end - 1) + 1  # a hit never holds a newline: its line is this one
+                end += begin
+                start = data.rfind(b"\n", begin, end - 1) + 1 or begin  # a hit holds no newline: its line
                 if start <= last:
                     continue  # another hit in the line just taken
                 last = data.find(b"\n", end - 1)
-                line += newlines(view, counted, start)
+                line += newlines(data, counted, start)
                 counted = start
                 self._take(data[start:last], line)
-        self.line += newlines(data, 0, cut)
+        self.line += newlines(data, begin, cut)
 
     def _take(self, line: bytes, number: int) -> None:
         line = line.strip()
