@@ -12,7 +12,17 @@ from trailhound.context.identity import IdentityContext
 from trailhound.demo import write_demo
 from trailhound.run import local
 
-from ..context_events import ATTACKER_IP, OFFICE_IP, ROOT, STOLEN, console_login, create_user, event, login_profile, role
+from ..context_events import (
+    ATTACKER_IP,
+    OFFICE_IP,
+    ROOT,
+    STOLEN,
+    console_login,
+    create_user,
+    event,
+    login_profile,
+    role,
+)
 from ..helpers import write
 
 COLUMNS = ("EventID", "Severity", "Reasons", "TargetCreatedAt", "TargetCreatedBy", "ConsoleLoginsAfter",
