@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sized
 from contextlib import nullcontext
 from dataclasses import replace
 
@@ -124,4 +124,7 @@ def scan_all(inputs: Iterable[Input], rules: list[Rule], options: ScanOptions, w
 
     with ProcessPoolExecutor(max_workers=workers, initializer=_worker_started, initargs=(os.getpid(),)) as pool:
         # Results come back in input order whatever finishes first, so output never depends on scheduling.
-        yield from pool.map(_scan_one, ((item, rules, options) for item in inputs), chunksize=8)
+        # Inputs go out 8 at a time (less traffic), unless there are too few to keep every worker busy so: a
+        # big file's byte ranges, one per worker, would all land on the first.
+        chunk = 8 if not isinstance(inputs, Sized) or len(inputs) >= 32 * workers else 1
+        yield from pool.map(_scan_one, ((item, rules, options) for item in inputs), chunksize=chunk)
