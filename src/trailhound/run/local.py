@@ -14,6 +14,7 @@ from ..engine.evaluate import Input, InputResult, ScanOptions, joined, scan_inpu
 from ..engine.rules.base import Rule
 from ..records.split import shape_of
 from ..sources.files import iter_files, ranges
+from .memory import keep_freed_buffers
 from .pipeline import Progress, ProgressBar, Run, ScanResult
 
 
@@ -21,6 +22,7 @@ def scan_paths(run: Run, paths: Iterable[str], workers: int | None = None,
                progress: ProgressBar | None = None) -> ScanResult:
     """Scan the files under `paths` with `workers` processes (None: the CPU count, one per file at most);
     `progress` is given the totals first, and its callback each input's result as it comes back."""
+    keep_freed_buffers()
     files = list(iter_files(paths))
     wanted = workers or os.cpu_count() or 1
     # A big NDJSON file is split into byte ranges, one per worker, so every worker reads it: one big file
