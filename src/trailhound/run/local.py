@@ -52,10 +52,11 @@ def _context_after(run: Run, inputs: list[Input], workers: int, progress: Progre
     without the context's collectors, which would parse far more than the rules do; then, only when there are
     alerts, a second pass that keeps the related events those alerts are about (ContextPlugin.focus), and no
     others. The alerts' context is the same either way: the second pass keeps every event it reads."""
-    results = list(_joining(scan_all(inputs, run.rules, replace(run.options, collectors=()), workers)))
-    if progress is not None:
-        for result in results:
-            progress(result)
+    results: list[InputResult] = []
+    for result in _joining(scan_all(inputs, run.rules, replace(run.options, collectors=()), workers)):
+        if progress is not None:
+            progress(result)  # as each comes: the bar follows the first pass, the one that reads for the rules
+        results.append(result)
     alerts = [alert for result in results for alert in result.alerts]
     if not alerts:
         return results
